@@ -1,0 +1,54 @@
+#include "proxy/http/headers.h"
+
+#include <algorithm>
+
+namespace pforte::http {
+
+namespace {
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+void Headers::add(std::string_view name, std::string_view value) {
+  Field f;
+  f.name.resize(name.size());
+  std::transform(name.begin(), name.end(), f.name.begin(), lower);
+  f.value.assign(value);
+  fields_.push_back(std::move(f));
+}
+
+void Headers::set(std::string_view name, std::string_view value) {
+  remove(name);
+  add(name, value);
+}
+
+size_t Headers::remove(std::string_view name) {
+  size_t before = fields_.size();
+  std::erase_if(fields_, [&](const Field& f) { return iequals(f.name, name); });
+  return before - fields_.size();
+}
+
+std::optional<std::string_view> Headers::get(std::string_view name) const {
+  for (const Field& f : fields_) {
+    if (iequals(f.name, name)) return std::string_view(f.value);
+  }
+  return std::nullopt;
+}
+
+bool Headers::contains_token(std::string_view name, std::string_view token) const {
+  bool found = false;
+  for (const Field& f : fields_) {
+    if (!iequals(f.name, name)) continue;
+    for_each_token(f.value, [&](std::string_view t) { found = found || iequals(t, token); });
+  }
+  return found;
+}
+
+}  // namespace pforte::http
