@@ -1,0 +1,39 @@
+// RAII owners for libevent, OpenSSL and nghttp2 handles: one small deleter type each.
+#pragma once
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include <memory>
+
+namespace pforte {
+
+struct EvbufferFree {
+  void operator()(evbuffer* b) const { evbuffer_free(b); }
+};
+struct EventFree {
+  void operator()(event* e) const { event_free(e); }
+};
+struct EventBaseFree {
+  void operator()(event_base* b) const { event_base_free(b); }
+};
+struct BuffereventFree {
+  void operator()(bufferevent* b) const { bufferevent_free(b); }
+};
+struct ListenerFree {
+  void operator()(evconnlistener* l) const { evconnlistener_free(l); }
+};
+
+using EvbufferPtr = std::unique_ptr<evbuffer, EvbufferFree>;
+using EventPtr = std::unique_ptr<event, EventFree>;
+using EventBasePtr = std::unique_ptr<event_base, EventBaseFree>;
+using BuffereventPtr = std::unique_ptr<bufferevent, BuffereventFree>;
+using ListenerPtr = std::unique_ptr<evconnlistener, ListenerFree>;
+
+inline EvbufferPtr make_evbuffer() {
+  return EvbufferPtr(evbuffer_new());
+}
+
+}  // namespace pforte

@@ -1,0 +1,538 @@
+#include "proxy/core/h1_session.h"
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "proxy/common/http_date.h"
+#include "proxy/common/log.h"
+#include "proxy/core/status_text.h"
+#include "proxy/http/head_buffer.h"
+
+namespace pforte::core {
+
+namespace {
+
+constexpr size_t kWriteLowWatermark = 64 * 1024;
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr int kLingerSeconds = 5;
+
+timeval to_timeval(Millis ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+bool status_has_no_body(int status) {
+  return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+}  // namespace
+
+H1Session::H1Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer)
+    : worker_(worker),
+      bev_(std::move(bev)),
+      peer_(std::move(peer)),
+      timer_(evtimer_new(worker.base(), &H1Session::on_timer, this)),
+      scratch_(make_evbuffer()) {}
+
+H1Session::~H1Session() {
+  if (exchange_) exchange_->on_downstream_closed();
+  if (bev_) bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+}
+
+void H1Session::start() {
+  bufferevent_setcb(bev_.get(), &on_read, &on_write, &on_event, this);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
+  timeval idle = to_timeval(worker_.config()->limits.idle_timeout);
+  bufferevent_set_timeouts(bev_.get(), nullptr, &idle);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  arm_timer();
+  if (evbuffer_get_length(bufferevent_get_input(bev_.get()))) process_input();
+}
+
+void H1Session::begin_drain() {
+  draining_ = true;
+  keep_alive_ = false;
+  if (!exchange_ && !closing_) {
+    closing_ = true;
+    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) close();
+  }
+}
+
+void H1Session::close_now() {
+  close();
+}
+
+void H1Session::arm_timer() {
+  if (closed_) return;
+  const config::LimitsConfig& limits = worker_.config()->limits;
+  if (lingering_) {
+    timeval tv{kLingerSeconds, 0};
+    evtimer_add(timer_.get(), &tv);
+    return;
+  }
+  if (exchange_ || tunnel_) {
+    // Request body in progress: the client must keep sending; otherwise upstream timeouts rule.
+    if (!request_done_ && !body_paused_) {
+      timeval tv = to_timeval(limits.idle_timeout);
+      evtimer_add(timer_.get(), &tv);
+    } else {
+      evtimer_del(timer_.get());
+    }
+    return;
+  }
+  bool partial = evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0;
+  timeval tv = to_timeval(partial || requests_ == 0 ? limits.header_timeout : limits.idle_timeout);
+  evtimer_add(timer_.get(), &tv);
+}
+
+void H1Session::on_timer(evutil_socket_t, short, void* self) {
+  auto* s = static_cast<H1Session*>(self);
+  if (s->lingering_ || s->closing_) {
+    s->close();
+    return;
+  }
+  if (!s->exchange_ && evbuffer_get_length(bufferevent_get_input(s->bev_.get())) > 0) {
+    PF_INFO("client %s: request head not complete within header_timeout", s->peer_.address.c_str());
+    s->reject(408, "request head timeout");
+    return;
+  }
+  if (s->exchange_ && !s->request_done_) {
+    PF_INFO("client %s: request body stalled", s->peer_.address.c_str());
+    s->exchange_->fail_request(408, "request body timeout");
+    return;
+  }
+  s->close();
+}
+
+void H1Session::on_read(bufferevent*, void* self) {
+  static_cast<H1Session*>(self)->process_input();
+}
+
+void H1Session::on_write(bufferevent*, void* self) {
+  auto* s = static_cast<H1Session*>(self);
+  if (s->exchange_) s->exchange_->on_downstream_writable();
+  if (s->closed_) return;
+  if (s->closing_ && evbuffer_get_length(bufferevent_get_output(s->bev_.get())) == 0) {
+    if (s->lingering_) return;
+    if (evbuffer_get_length(bufferevent_get_input(s->bev_.get())) > 0 || !s->request_done_) {
+      s->linger();
+    } else {
+      s->close();
+    }
+  }
+}
+
+void H1Session::on_event(bufferevent*, short what, void* self) {
+  auto* s = static_cast<H1Session*>(self);
+  // EOF from the client ends the connection, like nginx without proxy_ignore_client_abort: the
+  // upstream request in flight is abandoned.
+  if (what & BEV_EVENT_TIMEOUT) {
+    PF_DEBUG("client %s: write timeout", s->peer_.address.c_str());
+  }
+  s->close();
+}
+
+void H1Session::process_input() {
+  if (closed_ || in_process_) return;
+  in_process_ = true;
+  evbuffer* in = bufferevent_get_input(bev_.get());
+  while (!closed_) {
+    if (lingering_) {
+      evbuffer_drain(in, evbuffer_get_length(in));
+      break;
+    }
+    if (tunnel_) break;
+    if (!exchange_) {
+      if (closing_) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        break;
+      }
+      if (!read_head(in)) break;
+      continue;
+    }
+    if (!request_done_) {
+      size_t before = evbuffer_get_length(in);
+      if (body_paused_ || before == 0) break;
+      feed_body(in);
+      if (!closed_ && !request_done_ && evbuffer_get_length(in) == before) break;  // needs more
+      continue;
+    }
+    // Waiting for the response; keep a bounded amount of pipelined input.
+    if (evbuffer_get_length(in) > worker_.config()->limits.max_header_bytes) {
+      bufferevent_disable(bev_.get(), EV_READ);
+    }
+    break;
+  }
+  in_process_ = false;
+  if (!closed_) arm_timer();
+}
+
+bool H1Session::read_head(evbuffer* in) {
+  size_t avail = evbuffer_get_length(in);
+  if (avail == 0) return false;
+  if (requests_ == 0 && !peer_.tls) {
+    size_t n = std::min(avail, kH2Preface.size());
+    unsigned char* p = evbuffer_pullup(in, static_cast<ssize_t>(n));
+    if (std::memcmp(p, kH2Preface.data(), n) == 0) {
+      if (n < kH2Preface.size()) return false;
+      // h2c with prior knowledge: hand the connection to an HTTP/2 session.
+      evtimer_del(timer_.get());
+      bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+      closed_ = true;
+      worker_.start_h2(this, std::move(bev_), peer_);
+      return false;
+    }
+  }
+  const config::LimitsConfig& limits = worker_.config()->limits;
+  http::HeadPeek peek = http::peek_head(in, limits.max_header_bytes);
+  if (!peek.found) {
+    if (peek.too_large) {
+      reject(431, "request head too large");
+      return false;
+    }
+    return false;
+  }
+  http::RequestHead1 head;
+  http::ParseStatus st = http::parse_request_head(peek.bytes, limits.max_header_bytes, head);
+  if (st == http::ParseStatus::kIncomplete) return false;
+  if (st == http::ParseStatus::kError) {
+    reject(head.error_status ? head.error_status : 400, head.error_reason);
+    return false;
+  }
+
+  RequestInfo info;
+  module::Request& req = info.request;
+  req.method.assign(head.method);
+  req.scheme = peer_.tls ? "https" : "http";
+  req.version = head.version_minor == 0 ? 10 : 11;
+  std::string_view target = head.target;
+  if (target.starts_with("http://") || target.starts_with("https://")) {
+    // absolute-form: the authority in the target wins over Host (RFC 9112 §3.2.2).
+    size_t scheme_end = target.find("://") + 3;
+    size_t path_start = target.find('/', scheme_end);
+    req.authority.assign(target.substr(scheme_end, path_start - scheme_end));
+    req.path.assign(path_start == std::string_view::npos ? "/" : target.substr(path_start));
+  } else if (target.front() == '/' || target == "*") {
+    req.authority.assign(head.host);
+    req.path.assign(target);
+  } else {
+    reject(400, "unsupported request-target form");
+    return false;
+  }
+  req.headers.reserve(head.fields.size());
+  for (const auto& [name, value] : head.fields) req.headers.add(name, value);
+  info.client_address = peer_.address;
+  info.tls = peer_.tls;
+  info.expect_continue = head.expect_continue;
+  info.upgrade = head.upgrade;
+  client_minor_ = head.version_minor;
+  head_request_ = head.method == "HEAD";
+  keep_alive_ = head.keep_alive && !draining_ && !worker_.draining();
+  body_received_ = 0;
+  chunked_ = http::ChunkedDecoder();
+  switch (head.framing) {
+    case http::BodyFraming::kContentLength:
+      body_ = head.content_length > 0 ? Body::kLength : Body::kNone;
+      body_remaining_ = head.content_length;
+      info.has_body = head.content_length > 0;
+      info.content_length = head.content_length;
+      break;
+    case http::BodyFraming::kChunked:
+      body_ = Body::kChunked;
+      info.has_body = true;
+      break;
+    default:
+      body_ = Body::kNone;
+      break;
+  }
+  request_done_ = body_ == Body::kNone;
+  body_paused_ = false;
+  evbuffer_drain(in, head.head_length);
+  ++requests_;
+  bool too_large = head.framing == http::BodyFraming::kContentLength &&
+                   head.content_length > limits.max_body_bytes;
+  exchange_ = std::make_shared<Exchange>(worker_, worker_.config(), *this, std::move(info));
+  std::shared_ptr<Exchange> keep = exchange_;
+  if (too_large) {
+    PF_INFO("client %s: request body of %llu bytes over max_body_bytes", peer_.address.c_str(),
+            static_cast<unsigned long long>(head.content_length));
+    keep_alive_ = false;
+    exchange_->fail_request(413, "request body too large");
+    return !closed_;
+  }
+  exchange_->start();
+  return !closed_;
+}
+
+void H1Session::feed_body(evbuffer* in) {
+  std::shared_ptr<Exchange> ex = exchange_;
+  const uint64_t max_body = worker_.config()->limits.max_body_bytes;
+  if (body_ == Body::kLength) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(evbuffer_get_length(in), body_remaining_));
+    evbuffer_remove_buffer(in, scratch_.get(), n);
+    body_remaining_ -= n;
+    body_received_ += n;
+    if (body_remaining_ == 0) request_done_ = true;
+    ex->on_request_body(scratch_.get());
+    if (request_done_) ex->on_request_end(nullptr);
+    return;
+  }
+  http::ChunkedDecoder::Status st = chunked_.decode(in, scratch_.get());
+  body_received_ += evbuffer_get_length(scratch_.get());
+  if (st == http::ChunkedDecoder::Status::kError) {
+    PF_INFO("client %s: invalid chunked body: %.*s", peer_.address.c_str(),
+            static_cast<int>(chunked_.error_reason().size()), chunked_.error_reason().data());
+    request_done_ = true;
+    keep_alive_ = false;
+    evbuffer_drain(scratch_.get(), evbuffer_get_length(scratch_.get()));
+    ex->fail_request(400, "invalid chunked body");
+    return;
+  }
+  if (body_received_ > max_body) {
+    PF_INFO("client %s: chunked request body over max_body_bytes", peer_.address.c_str());
+    request_done_ = true;
+    keep_alive_ = false;
+    evbuffer_drain(scratch_.get(), evbuffer_get_length(scratch_.get()));
+    ex->fail_request(413, "request body too large");
+    return;
+  }
+  if (evbuffer_get_length(scratch_.get())) ex->on_request_body(scratch_.get());
+  if (st == http::ChunkedDecoder::Status::kDone) {
+    request_done_ = true;
+    ex->on_request_end(chunked_.trailers().empty() ? nullptr : &chunked_.trailers());
+  }
+}
+
+void H1Session::reject(int status, std::string_view reason) {
+  PF_INFO("client %s: %d %.*s", peer_.address.c_str(), status, static_cast<int>(reason.size()),
+          reason.data());
+  keep_alive_ = false;
+  request_done_ = true;
+  RequestInfo info;
+  info.request.method = "-";
+  info.request.scheme = peer_.tls ? "https" : "http";
+  info.request.version = 11;
+  info.client_address = peer_.address;
+  info.tls = peer_.tls;
+  evbuffer_drain(bufferevent_get_input(bev_.get()),
+                 evbuffer_get_length(bufferevent_get_input(bev_.get())));
+  exchange_ = std::make_shared<Exchange>(worker_, worker_.config(), *this, std::move(info));
+  std::shared_ptr<Exchange> keep = exchange_;
+  exchange_->fail_request(status, reason);
+}
+
+void H1Session::send_continue() {
+  if (client_minor_ >= 1 && !closed_) {
+    evbuffer_add(bufferevent_get_output(bev_.get()), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+  }
+}
+
+void H1Session::send_head(const module::Response& head, const BodyInfo& body) {
+  if (closed_) return;
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  std::string text = core::status_text(head.status).data();
+  std::string buf;
+  buf.reserve(256 + head.headers.size() * 48);
+  buf.append("HTTP/1.1 ")
+      .append(std::to_string(head.status))
+      .append(" ")
+      .append(text)
+      .append("\r\n");
+  bool has_date = false;
+  for (const http::Field& f : head.headers) {
+    if (f.name == "date") has_date = true;
+    buf.append(f.name).append(": ").append(f.value).append("\r\n");
+  }
+  if (!has_date) buf.append("date: ").append(http_date_now()).append("\r\n");
+  response_chunked_ = false;
+  response_head_only_ = head_request_ || status_has_no_body(head.status) || !body.has_body;
+  if (head.status == 101) {
+    buf.append("connection: upgrade\r\n\r\n");
+    evbuffer_add(out, buf.data(), buf.size());
+    return;
+  }
+  if (!status_has_no_body(head.status)) {
+    if (head_request_) {
+      if (body.content_length) {
+        buf.append("content-length: ").append(std::to_string(*body.content_length)).append("\r\n");
+      }
+    } else if (!body.has_body) {
+      buf.append("content-length: 0\r\n");
+    } else if (body.content_length) {
+      buf.append("content-length: ").append(std::to_string(*body.content_length)).append("\r\n");
+    } else if (client_minor_ >= 1) {
+      buf.append("transfer-encoding: chunked\r\n");
+      response_chunked_ = true;
+    } else {
+      keep_alive_ = false;  // close-delimited for HTTP/1.0 clients
+    }
+  }
+  if (!request_done_) keep_alive_ = false;  // answered before the body was read
+  if (worker_.draining()) keep_alive_ = false;
+  if (!keep_alive_) {
+    buf.append("connection: close\r\n");
+  } else if (client_minor_ == 0) {
+    buf.append("connection: keep-alive\r\n");
+  }
+  buf.append("\r\n");
+  evbuffer_add(out, buf.data(), buf.size());
+}
+
+void H1Session::send_body(evbuffer* piece) {
+  size_t len = evbuffer_get_length(piece);
+  if (closed_ || response_head_only_) {
+    evbuffer_drain(piece, len);
+    return;
+  }
+  if (len == 0) return;
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  if (response_chunked_) http::append_chunk_header(out, len);
+  evbuffer_add_buffer(out, piece);
+  if (response_chunked_) evbuffer_add(out, "\r\n", 2);
+}
+
+void H1Session::send_end(const http::Headers* trailers) {
+  if (closed_ || !response_chunked_) return;
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  evbuffer_add(out, "0\r\n", 3);
+  if (trailers) {
+    for (const http::Field& f : *trailers) {
+      evbuffer_add_printf(out, "%s: %s\r\n", f.name.c_str(), f.value.c_str());
+    }
+  }
+  evbuffer_add(out, "\r\n", 2);
+}
+
+size_t H1Session::response_buffered() const {
+  return closed_ ? 0 : evbuffer_get_length(bufferevent_get_output(bev_.get()));
+}
+
+void H1Session::abort_response() {
+  // The client must see a truncated response: close without the final chunk.
+  keep_alive_ = false;
+  response_chunked_ = false;
+  closing_ = true;
+  lingering_ = false;
+}
+
+void H1Session::pause_request_body(bool paused) {
+  if (closed_ || body_paused_ == paused) return;
+  body_paused_ = paused;
+  if (paused) {
+    bufferevent_disable(bev_.get(), EV_READ);
+  } else {
+    bufferevent_enable(bev_.get(), EV_READ);
+    process_input();
+  }
+  arm_timer();
+}
+
+void H1Session::exchange_finished() {
+  if (closed_) return;
+  if (exchange_) worker_.reaper().defer(std::shared_ptr<void>(std::move(exchange_)));
+  exchange_.reset();
+  if (tunnel_) return;
+  after_response();
+}
+
+void H1Session::after_response() {
+  if (!request_done_) keep_alive_ = false;
+  if (!keep_alive_ || closing_) {
+    closing_ = true;
+    bufferevent_enable(bev_.get(), EV_WRITE);
+    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+      if (!request_done_ || evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) {
+        linger();
+      } else {
+        close();
+      }
+    }
+    return;
+  }
+  // Ready for the next (possibly already pipelined) request.
+  request_done_ = true;
+  bufferevent_enable(bev_.get(), EV_READ);
+  if (!in_process_) process_input();
+}
+
+void H1Session::linger() {
+  // Shut our side and read (and discard) for a while, so that the client gets the response
+  // instead of a reset caused by unread request bytes.
+  if (closed_) return;
+  lingering_ = true;
+  evutil_socket_t fd = bufferevent_getfd(bev_.get());
+  if (!peer_.tls && fd >= 0)
+    shutdown(fd, SHUT_WR);
+  else if (peer_.tls) {
+    close();
+    return;
+  }
+  evbuffer_drain(bufferevent_get_input(bev_.get()),
+                 evbuffer_get_length(bufferevent_get_input(bev_.get())));
+  bufferevent_enable(bev_.get(), EV_READ);
+  arm_timer();
+}
+
+void H1Session::close() {
+  if (closed_ && !bev_) {
+    worker_.session_closed(this);
+    return;
+  }
+  if (closed_) return;
+  closed_ = true;
+  evtimer_del(timer_.get());
+  if (bev_) {
+    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+  }
+  if (exchange_) {
+    std::shared_ptr<Exchange> ex = std::move(exchange_);
+    ex->on_downstream_closed();
+    worker_.reaper().defer(std::shared_ptr<void>(std::move(ex)));
+  }
+  if (tunnel_) {
+    bufferevent_setcb(tunnel_->bev(), nullptr, nullptr, nullptr, nullptr);
+    bufferevent_disable(tunnel_->bev(), EV_READ | EV_WRITE);
+  }
+  worker_.session_closed(this);
+}
+
+void H1Session::start_tunnel(std::unique_ptr<upstream::Connection> upstream) {
+  if (closed_ || !upstream) {
+    close();
+    return;
+  }
+  tunnel_ = std::move(upstream);
+  evtimer_del(timer_.get());
+  bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+  bufferevent_setcb(bev_.get(), &on_tunnel_read, nullptr, &on_tunnel_event, this);
+  bufferevent_setcb(tunnel_->bev(), &on_tunnel_read, nullptr, &on_tunnel_event, this);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  bufferevent_enable(tunnel_->bev(), EV_READ | EV_WRITE);
+  // Bytes that arrived before the switch.
+  relay(bev_.get(), tunnel_->bev());
+  relay(tunnel_->bev(), bev_.get());
+}
+
+void H1Session::relay(bufferevent* from, bufferevent* to) {
+  evbuffer_add_buffer(bufferevent_get_output(to), bufferevent_get_input(from));
+}
+
+void H1Session::on_tunnel_read(bufferevent* bev, void* self) {
+  auto* s = static_cast<H1Session*>(self);
+  if (s->closed_) return;
+  bufferevent* other = bev == s->bev_.get() ? s->tunnel_->bev() : s->bev_.get();
+  s->relay(bev, other);
+}
+
+void H1Session::on_tunnel_event(bufferevent*, short, void* self) {
+  auto* s = static_cast<H1Session*>(self);
+  // Either side closed or failed: flush what we can and close both.
+  if (!s->closed_) {
+    s->relay(s->tunnel_->bev(), s->bev_.get());
+  }
+  s->close();
+}
+
+}  // namespace pforte::core

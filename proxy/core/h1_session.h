@@ -1,0 +1,90 @@
+// A downstream HTTP/1.1 connection: strict request parsing (proxy/http/h1_parser.h), one exchange
+// at a time so pipelined requests are answered in order, request bodies streamed with
+// back-pressure, responses framed by Content-Length, chunked or connection close, keep-alive,
+// header/idle timeouts, lingering close after errors, and Upgrade tunnels. Worker thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "proxy/common/handles.h"
+#include "proxy/core/downstream.h"
+#include "proxy/core/exchange.h"
+#include "proxy/core/worker_context.h"
+#include "proxy/http/h1_parser.h"
+
+namespace pforte::core {
+
+class H1Session final : public Session, public Downstream {
+ public:
+  H1Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer);
+  ~H1Session() override;
+
+  // Session
+  void start() override;
+  void begin_drain() override;
+  void close_now() override;
+
+  // Downstream
+  void send_head(const module::Response& head, const BodyInfo& body) override;
+  void send_body(evbuffer* piece) override;
+  void send_end(const http::Headers* trailers) override;
+  size_t response_buffered() const override;
+  void abort_response() override;
+  void pause_request_body(bool paused) override;
+  void send_continue() override;
+  void start_tunnel(std::unique_ptr<upstream::Connection> upstream) override;
+  void exchange_finished() override;
+
+ private:
+  enum class Body : uint8_t { kNone, kLength, kChunked };
+
+  void process_input();
+  bool read_head(evbuffer* in);
+  void feed_body(evbuffer* in);
+  void reject(int status, std::string_view reason);
+  void after_response();
+  void close();
+  void linger();
+  void arm_timer();
+  void relay(bufferevent* from, bufferevent* to);
+
+  static void on_read(bufferevent* bev, void* self);
+  static void on_write(bufferevent* bev, void* self);
+  static void on_event(bufferevent* bev, short what, void* self);
+  static void on_timer(evutil_socket_t, short, void* self);
+  static void on_tunnel_read(bufferevent* bev, void* self);
+  static void on_tunnel_event(bufferevent* bev, short what, void* self);
+
+  WorkerContext& worker_;
+  BuffereventPtr bev_;
+  PeerInfo peer_;
+  EventPtr timer_;
+  std::shared_ptr<Exchange> exchange_;
+  EvbufferPtr scratch_;
+
+  // Request side of the current exchange.
+  Body body_ = Body::kNone;
+  uint64_t body_remaining_ = 0;
+  uint64_t body_received_ = 0;
+  bool request_done_ = true;
+  bool body_paused_ = false;
+  http::ChunkedDecoder chunked_;
+
+  // Response side.
+  bool response_chunked_ = false;
+  bool response_head_only_ = false;
+  int client_minor_ = 1;
+  bool head_request_ = false;
+
+  uint64_t requests_ = 0;
+  bool keep_alive_ = true;
+  bool closing_ = false;    ///< close once the output is flushed
+  bool lingering_ = false;  ///< write side shut, discarding input before the close
+  bool closed_ = false;
+  bool draining_ = false;
+  bool in_process_ = false;
+  std::unique_ptr<upstream::Connection> tunnel_;
+};
+
+}  // namespace pforte::core

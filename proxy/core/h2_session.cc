@@ -1,0 +1,583 @@
+#include "proxy/core/h2_session.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "proxy/common/http_date.h"
+#include "proxy/common/log.h"
+
+namespace pforte::core {
+
+namespace {
+
+constexpr size_t kOutputHighWatermark = 64 * 1024;
+constexpr int32_t kStreamWindow = 256 * 1024;
+constexpr int32_t kConnectionWindow = 4 * 1024 * 1024;
+
+timeval to_timeval(Millis ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                    value.size(), NGHTTP2_NV_FLAG_NONE};
+}
+
+}  // namespace
+
+/// One HTTP/2 stream: the Downstream of one exchange.
+class H2Session::Stream final : public Downstream {
+ public:
+  Stream(H2Session& session, int32_t id) : session_(session), id_(id), out_(make_evbuffer()) {}
+
+  // Downstream
+  void send_head(const module::Response& head, const BodyInfo& body) override {
+    if (closed_) return;
+    has_body_ = body.has_body;
+    session_.submit_response(*this, head, body);
+  }
+  void send_body(evbuffer* piece) override {
+    if (closed_) {
+      evbuffer_drain(piece, evbuffer_get_length(piece));
+      return;
+    }
+    evbuffer_add_buffer(out_.get(), piece);
+    session_.resume_stream(*this);
+  }
+  void send_end(const http::Headers* trailers) override {
+    if (closed_) return;
+    if (trailers && !trailers->empty()) trailers_ = *trailers;
+    ended_ = true;
+    if (has_body_) session_.resume_stream(*this);
+  }
+  size_t response_buffered() const override { return evbuffer_get_length(out_.get()); }
+  void abort_response() override {
+    if (closed_) return;
+    nghttp2_submit_rst_stream(session_.session_.get(), NGHTTP2_FLAG_NONE, id_,
+                              NGHTTP2_INTERNAL_ERROR);
+    session_.flush();
+  }
+  void pause_request_body(bool paused) override {
+    paused_ = paused;
+    if (!paused && unconsumed_ > 0) {
+      size_t n = unconsumed_;
+      unconsumed_ = 0;
+      session_.consume(*this, n);
+    }
+  }
+  void start_tunnel(std::unique_ptr<upstream::Connection>) override {}
+  void exchange_finished() override { finished_ = true; }
+
+  H2Session& session_;
+  int32_t id_;
+  RequestInfo info_;
+  std::shared_ptr<Exchange> exchange_;
+  EvbufferPtr out_;                        ///< response body waiting to be framed
+  std::optional<http::Headers> trailers_;  ///< response trailers
+  http::Headers request_trailers_;
+  size_t header_bytes_ = 0;
+  uint64_t body_received_ = 0;
+  size_t unconsumed_ = 0;  ///< request DATA not yet acknowledged (back-pressure)
+  bool has_body_ = true;
+  bool ended_ = false;     ///< the response body is complete
+  bool deferred_ = false;  ///< the data source returned NGHTTP2_ERR_DEFERRED
+  bool paused_ = false;
+  bool dispatched_ = false;
+  bool request_ended_ = false;
+  bool rejected_ = false;  ///< answered locally because the request head was invalid
+  int reject_status_ = 0;
+  bool finished_ = false;
+  bool closed_ = false;
+};
+
+H2Session::H2Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer)
+    : worker_(worker),
+      bev_(std::move(bev)),
+      peer_(std::move(peer)),
+      timer_(evtimer_new(worker.base(), &H2Session::on_timer, this)),
+      scratch_(make_evbuffer()) {}
+
+H2Session::~H2Session() {
+  for (auto& [id, s] : streams_) {
+    (void)id;
+    s->closed_ = true;
+    if (s->exchange_) s->exchange_->on_downstream_closed();
+  }
+  if (bev_) bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+}
+
+void H2Session::start() {
+  nghttp2_session_callbacks* cbs;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_send_callback(cbs, &cb_send);
+  nghttp2_session_callbacks_set_send_data_callback(cbs, &cb_send_data);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &cb_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, &cb_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &cb_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &cb_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &cb_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &cb_frame_send);
+  nghttp2_option* opt;
+  nghttp2_option_new(&opt);
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_settings(opt, 32);
+  nghttp2_option_set_max_outbound_ack(opt, 1000);
+  nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+  nghttp2_session* session = nullptr;
+  nghttp2_session_server_new2(&session, cbs, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  session_.reset(session);
+
+  const config::LimitsConfig& limits = worker_.config()->limits;
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.h2_max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(limits.max_header_bytes)},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+
+  bufferevent_setcb(bev_.get(), &on_read, &on_write, &on_event, this);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputHighWatermark / 2, 0);
+  timeval idle = to_timeval(limits.idle_timeout);
+  bufferevent_set_timeouts(bev_.get(), nullptr, &idle);
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  arm_idle_timer();
+  flush();
+  if (evbuffer_get_length(bufferevent_get_input(bev_.get()))) on_input();
+}
+
+void H2Session::arm_idle_timer() {
+  if (closed_) return;
+  const config::LimitsConfig& limits = worker_.config()->limits;
+  if (!streams_.empty()) {
+    evtimer_del(timer_.get());
+    return;
+  }
+  timeval tv = to_timeval(saw_preface_ ? limits.idle_timeout : limits.header_timeout);
+  evtimer_add(timer_.get(), &tv);
+}
+
+void H2Session::on_timer(evutil_socket_t, short, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  if (!s->streams_.empty()) return;
+  // Idle: say goodbye properly, then close once it is written.
+  nghttp2_session_terminate_session(s->session_.get(), NGHTTP2_NO_ERROR);
+  s->flush();
+  s->close();
+}
+
+void H2Session::begin_drain() {
+  if (draining_ || closed_) return;
+  draining_ = true;
+  nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  flush();
+  if (streams_.empty()) close();
+}
+
+void H2Session::close_now() {
+  close();
+}
+
+void H2Session::on_read(bufferevent*, void* self) {
+  static_cast<H2Session*>(self)->on_input();
+}
+
+void H2Session::on_input() {
+  if (closed_) return;
+  evbuffer* in = bufferevent_get_input(bev_.get());
+  in_recv_ = true;
+  while (evbuffer_get_length(in) > 0 && !closed_) {
+    evbuffer_iovec vec[8];
+    int n = evbuffer_peek(in, -1, nullptr, vec, 8);
+    size_t used = 0;
+    bool failed = false;
+    for (int i = 0; i < n && i < 8; ++i) {
+      ssize_t rv = nghttp2_session_mem_recv(
+          session_.get(), static_cast<const uint8_t*>(vec[i].iov_base), vec[i].iov_len);
+      if (rv < 0) {
+        PF_INFO("client %s: HTTP/2 protocol error: %s", peer_.address.c_str(),
+                nghttp2_strerror(static_cast<int>(rv)));
+        if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+          nghttp2_session_terminate_session(session_.get(), rv == NGHTTP2_ERR_FLOODED
+                                                                ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                                : NGHTTP2_PROTOCOL_ERROR);
+        }
+        failed = true;
+        break;
+      }
+      used += static_cast<size_t>(rv);
+      saw_preface_ = true;
+    }
+    evbuffer_drain(in, used);
+    if (failed) {
+      evbuffer_drain(in, evbuffer_get_length(in));
+      in_recv_ = false;
+      flush();
+      draining_ = true;
+      bufferevent_disable(bev_.get(), EV_READ);
+      if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) close();
+      return;
+    }
+    if (n <= 8) break;
+  }
+  in_recv_ = false;
+  flush();
+  arm_idle_timer();
+}
+
+void H2Session::flush() {
+  if (closed_ || !session_) return;
+  if (in_send_) {
+    send_again_ = true;
+    return;
+  }
+  in_send_ = true;
+  do {
+    send_again_ = false;
+    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) >= kOutputHighWatermark) break;
+    int rv = nghttp2_session_send(session_.get());
+    if (rv != 0) {
+      PF_INFO("client %s: HTTP/2 send failed: %s", peer_.address.c_str(), nghttp2_strerror(rv));
+      in_send_ = false;
+      close();
+      return;
+    }
+  } while (send_again_);
+  in_send_ = false;
+  if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get()) &&
+      evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+    close();
+  }
+}
+
+void H2Session::on_write(bufferevent*, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  s->flush();
+  if (s->closed_) return;
+  // Streams whose output drained may take more from their upstreams.
+  std::vector<std::shared_ptr<Exchange>> waiting;
+  for (auto& [id, st] : s->streams_) {
+    (void)id;
+    if (st->exchange_ && !st->finished_) waiting.push_back(st->exchange_);
+  }
+  for (auto& ex : waiting) ex->on_downstream_writable();
+  if (s->draining_ && s->streams_.empty() &&
+      evbuffer_get_length(bufferevent_get_output(s->bev_.get())) == 0) {
+    s->close();
+  }
+}
+
+void H2Session::on_event(bufferevent*, short, void* self) {
+  static_cast<H2Session*>(self)->close();
+}
+
+void H2Session::close() {
+  if (closed_) return;
+  closed_ = true;
+  evtimer_del(timer_.get());
+  if (bev_) {
+    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+  }
+  for (auto& [id, s] : streams_) {
+    (void)id;
+    s->closed_ = true;
+    if (s->exchange_) {
+      std::shared_ptr<Exchange> ex = std::move(s->exchange_);
+      ex->on_downstream_closed();
+      worker_.reaper().defer(std::shared_ptr<void>(std::move(ex)));
+    }
+  }
+  worker_.session_closed(this);
+}
+
+H2Session::Stream* H2Session::stream(int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+ssize_t H2Session::cb_send(nghttp2_session*, const uint8_t* data, size_t len, int, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  evbuffer* out = bufferevent_get_output(s->bev_.get());
+  if (evbuffer_get_length(out) >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+  evbuffer_add(out, data, len);
+  return static_cast<ssize_t>(len);
+}
+
+int H2Session::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                            size_t length, nghttp2_data_source* source, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  auto* st = static_cast<Stream*>(source->ptr);
+  evbuffer* out = bufferevent_get_output(s->bev_.get());
+  if (evbuffer_get_length(out) >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+  evbuffer_add(out, framehd, 9);
+  size_t padlen = frame->data.padlen;
+  if (padlen > 0) {
+    uint8_t pad_length = static_cast<uint8_t>(padlen - 1);
+    evbuffer_add(out, &pad_length, 1);
+  }
+  evbuffer_remove_buffer(st->out_.get(), out, length);  // moves chains, no copy
+  if (padlen > 1) {
+    static const uint8_t kZeros[256] = {};
+    evbuffer_add(out, kZeros, padlen - 1);
+  }
+  return 0;
+}
+
+ssize_t H2Session::cb_read_data(nghttp2_session* session, int32_t, uint8_t*, size_t length,
+                                uint32_t* data_flags, nghttp2_data_source* source, void*) {
+  auto* st = static_cast<Stream*>(source->ptr);
+  size_t avail = evbuffer_get_length(st->out_.get());
+  size_t n = std::min(avail, length);
+  if (n == 0 && !st->ended_) {
+    st->deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  if (n > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n == avail && st->ended_) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (st->trailers_) {
+      std::vector<nghttp2_nv> nva;
+      nva.reserve(st->trailers_->size());
+      for (const http::Field& f : *st->trailers_) nva.push_back(make_nv(f.name, f.value));
+      if (nghttp2_submit_trailer(session, st->id_, nva.data(), nva.size()) == 0) {
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      }
+    }
+  }
+  return static_cast<ssize_t>(n);
+}
+
+void H2Session::resume_stream(Stream& s) {
+  if (s.deferred_) {
+    s.deferred_ = false;
+    nghttp2_session_resume_data(session_.get(), s.id_);
+  }
+  if (!in_recv_) flush();
+}
+
+void H2Session::consume(Stream& s, size_t n) {
+  if (closed_) return;
+  nghttp2_session_consume(session_.get(), s.id_, n);
+  if (!in_recv_) flush();
+}
+
+void H2Session::submit_response(Stream& s, const module::Response& head, const BodyInfo& body) {
+  std::string status = std::to_string(head.status);
+  std::string length;
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(head.headers.size() + 3);
+  nva.push_back(make_nv(":status", status));
+  bool has_date = false;
+  for (const http::Field& f : head.headers) {
+    if (f.name == "date") has_date = true;
+    nva.push_back(make_nv(f.name, f.value));
+  }
+  std::string_view date;
+  if (!has_date) {
+    date = http_date_now();
+    nva.push_back(make_nv("date", date));
+  }
+  if (body.content_length && head.status != 204 && head.status != 304) {
+    length = std::to_string(*body.content_length);
+    nva.push_back(make_nv("content-length", length));
+  }
+  nghttp2_data_provider provider;
+  provider.source.ptr = &s;
+  provider.read_callback = &cb_read_data;
+  bool head_only = !body.has_body || s.info_.request.method == "HEAD";
+  s.has_body_ = !head_only;
+  nghttp2_submit_response(session_.get(), s.id_, nva.data(), nva.size(),
+                          head_only ? nullptr : &provider);
+  if (!in_recv_) flush();
+}
+
+int H2Session::cb_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  if (s->draining_) {
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                              NGHTTP2_REFUSED_STREAM);
+    return 0;
+  }
+  auto st = std::make_unique<Stream>(*s, frame->hd.stream_id);
+  st->info_.client_address = s->peer_.address;
+  st->info_.tls = s->peer_.tls;
+  st->info_.request.scheme = s->peer_.tls ? "https" : "http";
+  st->info_.request.version = 20;
+  nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st.get());
+  s->streams_.emplace(frame->hd.stream_id, std::move(st));
+  evtimer_del(s->timer_.get());
+  return 0;
+}
+
+int H2Session::cb_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name_p,
+                         size_t namelen, const uint8_t* value_p, size_t valuelen, uint8_t,
+                         void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  Stream* st = s->stream(frame->hd.stream_id);
+  if (!st) return 0;
+  std::string_view name(reinterpret_cast<const char*>(name_p), namelen);
+  std::string_view value(reinterpret_cast<const char*>(value_p), valuelen);
+  st->header_bytes_ += namelen + valuelen + 32;
+  if (st->header_bytes_ > s->worker_.config()->limits.max_header_bytes) {
+    st->rejected_ = true;
+    st->reject_status_ = 431;
+    return 0;
+  }
+  if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) {  // trailers
+    if (!name.starts_with(':')) st->request_trailers_.add(name, value);
+    return 0;
+  }
+  module::Request& req = st->info_.request;
+  if (name.starts_with(':')) {
+    if (name == ":method")
+      req.method.assign(value);
+    else if (name == ":path")
+      req.path.assign(value);
+    else if (name == ":authority")
+      req.authority.assign(value);
+    return 0;  // :scheme: the connection says what the scheme is
+  }
+  if (name == "cookie") {
+    // RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1.
+    for (const http::Field& f : req.headers) {
+      if (f.name == "cookie") {
+        std::string joined = f.value + "; " + std::string(value);
+        req.headers.set("cookie", joined);
+        return 0;
+      }
+    }
+  }
+  if (name == "host") {
+    if (req.authority.empty()) req.authority.assign(value);
+    return 0;
+  }
+  if (name == "content-length") {
+    uint64_t n = 0;
+    for (char c : value) n = n * 10 + static_cast<uint64_t>(c - '0');  // nghttp2 checked digits
+    st->info_.content_length = n;
+    return 0;
+  }
+  req.headers.add(name, value);
+  return 0;
+}
+
+void H2Session::dispatch(Stream& st) {
+  st.dispatched_ = true;
+  const config::LimitsConfig& limits = worker_.config()->limits;
+  const RequestInfo& info = st.info_;
+  bool too_large = info.content_length && *info.content_length > limits.max_body_bytes;
+  bool no_path = info.request.path.empty() || info.request.path.front() != '/';
+  bool connect = info.request.method == "CONNECT";
+  st.exchange_ = std::make_shared<Exchange>(worker_, worker_.config(), st, info);
+  std::shared_ptr<Exchange> keep = st.exchange_;
+  if (st.rejected_) {
+    PF_INFO("client %s: HTTP/2 request head over max_header_bytes", peer_.address.c_str());
+    keep->fail_request(st.reject_status_, "request head too large");
+  } else if (connect || no_path) {
+    PF_INFO("client %s: HTTP/2 %s request not supported", peer_.address.c_str(),
+            st.info_.request.method.c_str());
+    keep->fail_request(connect ? 501 : 400, "unsupported request");
+  } else if (too_large) {
+    PF_INFO("client %s: request body over max_body_bytes", peer_.address.c_str());
+    keep->fail_request(413, "request body too large");
+  } else {
+    keep->start();
+  }
+}
+
+int H2Session::cb_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+  Stream* st = s->stream(frame->hd.stream_id);
+  if (!st) return 0;
+  bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    st->info_.has_body = !end_stream;
+    if (end_stream) st->request_ended_ = true;
+    s->dispatch(*st);
+    if (end_stream && st->exchange_) st->exchange_->on_request_end(nullptr);
+    return 0;
+  }
+  if (end_stream && !st->request_ended_) {
+    st->request_ended_ = true;
+    if (st->exchange_) {
+      st->exchange_->on_request_end(st->request_trailers_.empty() ? nullptr
+                                                                  : &st->request_trailers_);
+    }
+  }
+  return 0;
+}
+
+int H2Session::cb_data_chunk(nghttp2_session* session, uint8_t, int32_t stream_id,
+                             const uint8_t* data, size_t len, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  Stream* st = s->stream(stream_id);
+  if (!st || !st->exchange_ || st->finished_) {
+    nghttp2_session_consume(session, stream_id, len);
+    return 0;
+  }
+  st->body_received_ += len;
+  if (st->body_received_ > s->worker_.config()->limits.max_body_bytes) {
+    nghttp2_session_consume(session, stream_id, len);
+    PF_INFO("client %s: HTTP/2 request body over max_body_bytes", s->peer_.address.c_str());
+    std::shared_ptr<Exchange> ex = st->exchange_;
+    ex->fail_request(413, "request body too large");
+    return 0;
+  }
+  evbuffer_add(s->scratch_.get(), data, len);
+  std::shared_ptr<Exchange> ex = st->exchange_;
+  ex->on_request_body(s->scratch_.get());
+  // Acknowledge now unless the exchange asked to pause; then when it resumes.
+  if (st->paused_) {
+    st->unconsumed_ += len;
+  } else {
+    nghttp2_session_consume(session, stream_id, len);
+  }
+  return 0;
+}
+
+int H2Session::cb_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    Stream* st = s->stream(frame->hd.stream_id);
+    // Response complete but the request body still coming: tell the client to stop sending.
+    if (st && !st->request_ended_) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
+  }
+  return 0;
+}
+
+int H2Session::cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  auto it = s->streams_.find(stream_id);
+  if (it == s->streams_.end()) return 0;
+  std::unique_ptr<Stream> st = std::move(it->second);
+  s->streams_.erase(it);
+  st->closed_ = true;
+  if (st->exchange_) {
+    std::shared_ptr<Exchange> ex = std::move(st->exchange_);
+    if (!ex->finished()) ex->on_downstream_closed();
+    s->worker_.reaper().defer(std::shared_ptr<void>(std::move(ex)));
+  }
+  s->worker_.reaper().defer(std::move(st));
+  if (s->draining_ && s->streams_.empty()) {
+    // Close once the remaining frames are written (on_write checks).
+    bufferevent_enable(s->bev_.get(), EV_WRITE);
+  }
+  if (s->streams_.empty() && !s->in_recv_) s->arm_idle_timer();
+  return 0;
+}
+
+}  // namespace pforte::core

@@ -1,0 +1,87 @@
+// A downstream HTTP/2 connection (TLS with ALPN h2, or h2c with prior knowledge) on nghttp2:
+// one exchange per stream, flow control honoured both ways (request DATA is acknowledged with
+// WINDOW_UPDATE only as the upstream takes it; response DATA is sent zero-copy from each stream's
+// evbuffer as the client's windows allow), trailers both ways, GOAWAY on protocol errors and
+// floods (nghttp2's own detection plus a reset-rate limit), graceful GOAWAY on drain.
+// Worker thread only.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "proxy/common/handles.h"
+#include "proxy/core/downstream.h"
+#include "proxy/core/exchange.h"
+#include "proxy/core/worker_context.h"
+
+namespace pforte::core {
+
+class H2Session final : public Session {
+ public:
+  H2Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer);
+  ~H2Session() override;
+
+  void start() override;
+  void begin_drain() override;
+  void close_now() override;
+
+ private:
+  class Stream;
+  friend class Stream;
+
+  struct SessionFree {
+    void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
+  };
+
+  void on_input();
+  /// Sends what nghttp2 has queued, as far as the output buffer allows. Safe to call anytime.
+  void flush();
+  void close();
+  void arm_idle_timer();
+  Stream* stream(int32_t id);
+  void dispatch(Stream& s);
+  void submit_response(Stream& s, const module::Response& head, const BodyInfo& body);
+  void resume_stream(Stream& s);
+  void consume(Stream& s, size_t n);
+
+  static void on_read(bufferevent* bev, void* self);
+  static void on_write(bufferevent* bev, void* self);
+  static void on_event(bufferevent* bev, short what, void* self);
+  static void on_timer(evutil_socket_t, short, void* self);
+
+  // nghttp2 callbacks.
+  static ssize_t cb_send(nghttp2_session*, const uint8_t* data, size_t len, int, void* self);
+  static int cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                          size_t length, nghttp2_data_source* source, void* self);
+  static int cb_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int cb_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
+                       void* self);
+  static int cb_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int cb_data_chunk(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
+                           size_t len, void* self);
+  static int cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* self);
+  static int cb_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static ssize_t cb_read_data(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length,
+                              uint32_t* data_flags, nghttp2_data_source* source, void* self);
+
+  WorkerContext& worker_;
+  BuffereventPtr bev_;
+  PeerInfo peer_;
+  std::unique_ptr<nghttp2_session, SessionFree> session_;
+  EventPtr timer_;
+  std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+  EvbufferPtr scratch_;
+  bool in_recv_ = false;
+  bool in_send_ = false;
+  bool send_again_ = false;
+  bool closed_ = false;
+  bool draining_ = false;
+  bool saw_preface_ = false;
+};
+
+}  // namespace pforte::core

@@ -1,0 +1,56 @@
+// What an exchange needs from the worker that owns it. Implemented by server::Worker; an
+// interface so that the core is testable without threads. Worker thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/common/reaper.h"
+#include "proxy/config/config.h"
+#include "proxy/core/access_log.h"
+#include "proxy/module/module.h"
+#include "proxy/upstream/pool.h"
+
+namespace pforte::core {
+
+/// Who is on the other end of a client connection.
+struct PeerInfo {
+  std::string address;  ///< client IP as text
+  bool tls = false;     ///< the connection is TLS
+};
+
+/// A client connection speaking one protocol (HTTP/1.1 or HTTP/2). Owned by the worker.
+class Session {
+ public:
+  virtual ~Session() = default;
+  /// Begins serving; the session owns its bufferevent from here on.
+  virtual void start() = 0;
+  /// Graceful stop: finish what is in flight, accept no new requests, then close.
+  virtual void begin_drain() = 0;
+  /// Immediate stop.
+  virtual void close_now() = 0;
+};
+
+class WorkerContext {
+ public:
+  virtual ~WorkerContext() = default;
+  virtual event_base* base() = 0;
+  virtual Reaper& reaper() = 0;
+  /// The worker's pool for upstream `index` of the current config.
+  virtual upstream::UpstreamPool& pool(size_t index) = 0;
+  /// Module instances in chain order.
+  virtual std::vector<std::unique_ptr<module::Module>>& modules() = 0;
+  virtual AccessLog& access_log() = 0;
+  /// The current config snapshot (new exchanges start with it).
+  virtual const std::shared_ptr<const config::Config>& config() = 0;
+  /// True once a graceful stop began (responses should ask clients to close).
+  virtual bool draining() const = 0;
+  /// The session is done: the worker releases it (deferred) and updates connection counts.
+  virtual void session_closed(Session* session) = 0;
+  /// A cleartext connection opened with the HTTP/2 preface: serve it as HTTP/2 from now on.
+  /// `bev` still holds the preface in its input.
+  virtual void start_h2(Session* replaced, BuffereventPtr bev, PeerInfo peer) = 0;
+};
+
+}  // namespace pforte::core

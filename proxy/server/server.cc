@@ -1,0 +1,158 @@
+#include "proxy/server/server.h"
+
+#include <event2/thread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "pforte_version.h"
+#include "proxy/common/log.h"
+#include "proxy/core/access_log.h"
+#include "proxy/net/listen_socket.h"
+#include "proxy/net/tls.h"
+#include "proxy/server/worker.h"
+
+namespace pforte::server {
+
+namespace {
+
+struct MainLoop {
+  event_base* base = nullptr;
+  std::vector<std::unique_ptr<Worker>>* workers = nullptr;
+  core::AccessLog* access_log = nullptr;
+  std::atomic<size_t> running{0};
+  event* all_exited = nullptr;
+  bool stopping = false;
+};
+
+void on_signal(evutil_socket_t sig, short, void* arg) {
+  auto* loop = static_cast<MainLoop*>(arg);
+  switch (sig) {
+    case SIGTERM:
+      PF_INFO("SIGTERM: draining (no new connections; in-flight requests may finish)");
+      loop->stopping = true;
+      for (auto& w : *loop->workers) w->drain();
+      break;
+    case SIGINT:
+      PF_INFO("SIGINT: stopping now");
+      loop->stopping = true;
+      for (auto& w : *loop->workers) w->stop();
+      break;
+    case SIGHUP:
+      PF_WARN("SIGHUP: configuration reload is not supported yet; the running config stays");
+      break;
+    case SIGUSR1:
+      PF_INFO("SIGUSR1: reopening log files");
+      log::reopen();
+      loop->access_log->reopen();
+      break;
+    default:
+      break;
+  }
+}
+
+void on_all_exited(evutil_socket_t, short, void* arg) {
+  event_base_loopexit(static_cast<MainLoop*>(arg)->base, nullptr);
+}
+
+}  // namespace
+
+int run(std::shared_ptr<const config::Config> config) {
+  evthread_use_pthreads();
+  signal(SIGPIPE, SIG_IGN);
+
+  if (!log::open(config->global.error_log, config->global.log_level)) {
+    fprintf(stderr, "pforte: cannot open error log %s\n", config->global.error_log.c_str());
+    return 1;
+  }
+  core::AccessLog access_log(config->global.access_log);
+  if (!access_log.open()) {
+    PF_ERROR("cannot open access log %s: %s", config->global.access_log.c_str(), strerror(errno));
+    return 1;
+  }
+
+  SharedState shared;
+  shared.access_log = &access_log;
+  std::vector<std::unique_ptr<net::TlsContext>> tls_contexts;
+  for (const config::ListenerConfig& l : config->listeners) {
+    if (!l.tls) {
+      shared.tls.push_back(nullptr);
+      continue;
+    }
+    auto ctx = net::TlsContext::create(*l.tls);
+    if (!ctx) {
+      PF_ERROR("listener %s: %s", l.address.text.c_str(), ctx.error().c_str());
+      return 1;
+    }
+    shared.tls.push_back(ctx->get());
+    tls_contexts.push_back(std::move(*ctx));
+  }
+
+  size_t n_workers = config->global.workers > 0
+                         ? static_cast<size_t>(config->global.workers)
+                         : std::max<size_t>(1, std::thread::hardware_concurrency());
+
+  // One socket per worker per listener. For port 0 the first bind picks the port and the other
+  // workers bind the same one.
+  std::vector<std::vector<int>> fds(n_workers);
+  for (const config::ListenerConfig& l : config->listeners) {
+    config::SocketAddress addr = l.address;
+    for (size_t w = 0; w < n_workers; ++w) {
+      auto fd = net::open_listen_socket(addr);
+      if (!fd) {
+        PF_ERROR("listener %s: %s", l.address.text.c_str(), fd.error().c_str());
+        for (auto& list : fds) {
+          for (int f : list) ::close(f);
+        }
+        return 1;
+      }
+      if (w == 0) {
+        config::SocketAddress bound = net::bound_address(*fd);
+        addr.addr = bound.addr;
+        addr.len = bound.len;
+        PF_INFO("listening on %s (%s)", bound.text.c_str(),
+                l.tls ? "TLS: h2, http/1.1" : "http/1.1, h2c");
+      }
+      fds[w].push_back(*fd);
+    }
+  }
+
+  event_base* base = event_base_new();
+  MainLoop loop;
+  loop.base = base;
+  loop.access_log = &access_log;
+  std::vector<std::unique_ptr<Worker>> workers;
+  loop.workers = &workers;
+  loop.all_exited = event_new(base, -1, 0, &on_all_exited, &loop);
+  loop.running = n_workers;
+  shared.on_worker_exit = [&loop] {
+    if (loop.running.fetch_sub(1) == 1) event_active(loop.all_exited, EV_READ, 0);
+  };
+  for (size_t i = 0; i < n_workers; ++i) {
+    workers.push_back(std::make_unique<Worker>(i, config, shared, std::move(fds[i])));
+  }
+  std::vector<event*> signals;
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+    event* ev = evsignal_new(base, sig, &on_signal, &loop);
+    evsignal_add(ev, nullptr);
+    signals.push_back(ev);
+  }
+  for (auto& w : workers) w->start();
+  PF_INFO("pforte %s started with %zu worker%s", PFORTE_VERSION, n_workers,
+          n_workers == 1 ? "" : "s");
+
+  event_base_dispatch(base);
+
+  for (auto& w : workers) w->join();
+  workers.clear();
+  for (event* ev : signals) event_free(ev);
+  event_free(loop.all_exited);
+  event_base_free(base);
+  access_log.close();
+  PF_INFO("pforte stopped");
+  return 0;
+}
+
+}  // namespace pforte::server

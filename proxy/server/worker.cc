@@ -1,0 +1,286 @@
+#include "proxy/server/worker.h"
+
+#include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include "proxy/common/log.h"
+#include "proxy/core/h1_session.h"
+#include "proxy/core/h2_session.h"
+#include "proxy/net/listen_socket.h"
+
+namespace pforte::server {
+
+/// A TLS connection whose handshake is in progress; becomes a session once ALPN is known.
+struct Worker::PendingTls {
+  Worker* worker = nullptr;
+  BuffereventPtr bev;
+  core::PeerInfo peer;
+};
+
+namespace {
+constexpr timeval kTick{0, 100 * 1000};
+}
+
+Worker::Worker(size_t index, std::shared_ptr<const config::Config> config, SharedState& shared,
+               std::vector<int> listen_fds)
+    : index_(index),
+      config_(std::move(config)),
+      shared_(shared),
+      listen_fds_(std::move(listen_fds)) {
+  event_config* cfg = event_config_new();
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
+  base_.reset(event_base_new_with_config(cfg));
+  event_config_free(cfg);
+  reaper_ = std::make_unique<Reaper>(base_.get());
+  for (const config::UpstreamConfig& u : config_->upstreams) {
+    pools_.push_back(std::make_unique<upstream::UpstreamPool>(base_.get(), *reaper_, u));
+  }
+  const auto& factories = module::registry();
+  for (size_t i = 0; i < factories.size(); ++i) {
+    module::WorkerInfo info{index_, base_.get(), i};
+    modules_.push_back(factories[i].create(info));
+  }
+  mailbox_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_mailbox, this));
+  tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_tick, this));
+  drain_deadline_.reset(evtimer_new(base_.get(), &Worker::on_drain_deadline, this));
+}
+
+Worker::~Worker() {
+  // Sessions, pools and modules go before the event base.
+  handshakes_.clear();
+  sessions_.clear();
+  reaper_->flush();
+  listeners_.clear();
+  modules_.clear();
+  pools_.clear();
+  reaper_->flush();
+  mailbox_event_.reset();
+  tick_.reset();
+  drain_deadline_.reset();
+  reaper_.reset();
+  for (int fd : listen_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mailbox_mutex_);
+    mailbox_.push_back(std::move(fn));
+  }
+  event_active(mailbox_event_.get(), EV_READ, 0);
+}
+
+void Worker::on_mailbox(evutil_socket_t, short, void* self) {
+  auto* w = static_cast<Worker*>(self);
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard lock(w->mailbox_mutex_);
+    batch.swap(w->mailbox_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+void Worker::drain() {
+  post([this] { begin_drain(); });
+}
+
+void Worker::stop() {
+  post([this] {
+    exiting_ = true;
+    event_base_loopbreak(base_.get());
+  });
+}
+
+void Worker::run() {
+  open_listeners();
+  event_add(tick_.get(), &kTick);
+  event_base_dispatch(base_.get());
+  // Close what is left (fast stop or drain deadline).
+  for (auto& [ptr, session] : sessions_) {
+    (void)ptr;
+    session.reset();
+  }
+  sessions_.clear();
+  handshakes_.clear();
+  reaper_->flush();
+  if (shared_.on_worker_exit) shared_.on_worker_exit();
+}
+
+void Worker::open_listeners() {
+  for (size_t i = 0; i < listen_fds_.size(); ++i) {
+    auto l = std::make_unique<Listener>();
+    l->index = i;
+    l->worker = this;
+    l->listener.reset(evconnlistener_new(base_.get(), &Worker::on_accept, l.get(),
+                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+                                         listen_fds_[i]));
+    listen_fds_[i] = -1;  // owned by the evconnlistener now
+    listeners_.push_back(std::move(l));
+  }
+}
+
+void Worker::pause_accept(bool paused) {
+  if (accept_paused_ == paused) return;
+  accept_paused_ = paused;
+  for (auto& l : listeners_) {
+    if (paused)
+      evconnlistener_disable(l->listener.get());
+    else
+      evconnlistener_enable(l->listener.get());
+  }
+  if (paused) PF_WARN("worker %zu: max_connections reached, accepting paused", index_);
+}
+
+void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
+  auto* l = static_cast<Listener*>(arg);
+  Worker* w = l->worker;
+  if (w->draining_) {
+    ::close(fd);
+    return;
+  }
+  uint64_t open = w->shared_.connections.fetch_add(1) + 1;
+  if (open >= w->config_->limits.max_connections) w->pause_accept(true);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  core::PeerInfo peer{net::address_text(addr, false), false};
+  net::TlsContext* tls = w->shared_.tls[l->index];
+  if (tls) {
+    peer.tls = true;
+    SSL* ssl = SSL_new(tls->default_ctx());
+    bufferevent* bev = bufferevent_openssl_socket_new(
+        w->base_.get(), fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+      SSL_free(ssl);
+      ::close(fd);
+      w->shared_.connections.fetch_sub(1);
+      return;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    auto pending = std::make_unique<PendingTls>();
+    pending->worker = w;
+    pending->bev.reset(bev);
+    pending->peer = std::move(peer);
+    timeval tv{static_cast<time_t>(w->config_->limits.header_timeout.count() / 1000),
+               static_cast<suseconds_t>((w->config_->limits.header_timeout.count() % 1000) * 1000)};
+    bufferevent_set_timeouts(bev, &tv, &tv);
+    bufferevent_setcb(bev, nullptr, nullptr, &Worker::on_tls_event, pending.get());
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    PendingTls* key = pending.get();
+    w->handshakes_.emplace(key, std::move(pending));
+    return;
+  }
+  bufferevent* bev = bufferevent_socket_new(w->base_.get(), fd, BEV_OPT_CLOSE_ON_FREE);
+  if (!bev) {
+    ::close(fd);
+    w->shared_.connections.fetch_sub(1);
+    return;
+  }
+  w->add_session(std::make_unique<core::H1Session>(*w, BuffereventPtr(bev), std::move(peer)));
+}
+
+void Worker::on_tls_event(bufferevent* bev, short what, void* arg) {
+  auto* pending = static_cast<PendingTls*>(arg);
+  Worker* w = pending->worker;
+  auto it = w->handshakes_.find(pending);
+  if (it == w->handshakes_.end()) return;
+  std::unique_ptr<PendingTls> owned = std::move(it->second);
+  w->handshakes_.erase(it);
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  if (!(what & BEV_EVENT_CONNECTED)) {
+    PF_DEBUG("client %s: TLS handshake failed", owned->peer.address.c_str());
+    bufferevent_disable(bev, EV_READ | EV_WRITE);
+    w->reaper_->defer(std::move(owned));
+    w->shared_.connections.fetch_sub(1);
+    return;
+  }
+  bufferevent_set_timeouts(bev, nullptr, nullptr);
+  std::string proto = net::negotiated_protocol(bufferevent_openssl_get_ssl(bev));
+  if (proto == "h2") {
+    w->add_session(std::make_unique<core::H2Session>(*w, std::move(owned->bev), owned->peer));
+  } else {
+    w->add_session(std::make_unique<core::H1Session>(*w, std::move(owned->bev), owned->peer));
+  }
+}
+
+void Worker::add_session(std::unique_ptr<core::Session> session) {
+  core::Session* key = session.get();
+  sessions_.emplace(key, std::move(session));
+  key->start();
+}
+
+void Worker::session_closed(core::Session* session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  reaper_->defer(std::move(it->second));
+  sessions_.erase(it);
+  uint64_t open = shared_.connections.fetch_sub(1) - 1;
+  if (accept_paused_ && open < config_->limits.max_connections && !draining_) pause_accept(false);
+  if (draining_) maybe_exit();
+}
+
+void Worker::start_h2(core::Session* replaced, BuffereventPtr bev, core::PeerInfo peer) {
+  auto it = sessions_.find(replaced);
+  if (it != sessions_.end()) {
+    reaper_->defer(std::move(it->second));
+    sessions_.erase(it);
+  }
+  add_session(std::make_unique<core::H2Session>(*this, std::move(bev), std::move(peer)));
+}
+
+void Worker::on_tick(evutil_socket_t, short, void* self) {
+  auto* w = static_cast<Worker*>(self);
+  // Another worker's connections may have closed: resume accepting when under the limit.
+  if (w->accept_paused_ && !w->draining_ &&
+      w->shared_.connections.load() < w->config_->limits.max_connections) {
+    w->pause_accept(false);
+  }
+}
+
+void Worker::begin_drain() {
+  if (draining_) return;
+  draining_ = true;
+  listeners_.clear();  // closes this worker's listening sockets
+  for (auto& [ptr, pending] : handshakes_) {
+    (void)ptr;
+    bufferevent_setcb(pending->bev.get(), nullptr, nullptr, nullptr, nullptr);
+    shared_.connections.fetch_sub(1);
+    reaper_->defer(std::move(pending));
+  }
+  handshakes_.clear();
+  timeval tv{static_cast<time_t>(config_->global.drain_timeout.count() / 1000),
+             static_cast<suseconds_t>((config_->global.drain_timeout.count() % 1000) * 1000)};
+  evtimer_add(drain_deadline_.get(), &tv);
+  std::vector<core::Session*> all;
+  for (auto& [ptr, session] : sessions_) all.push_back(ptr);
+  for (core::Session* s : all) {
+    if (sessions_.count(s)) s->begin_drain();
+  }
+  maybe_exit();
+}
+
+void Worker::maybe_exit() {
+  if (sessions_.empty() && draining_) {
+    event_del(tick_.get());
+    event_base_loopexit(base_.get(), nullptr);
+  }
+}
+
+void Worker::on_drain_deadline(evutil_socket_t, short, void* self) {
+  auto* w = static_cast<Worker*>(self);
+  PF_WARN("worker %zu: drain_timeout reached with %zu connections open; closing them", w->index_,
+          w->sessions_.size());
+  event_base_loopexit(w->base_.get(), nullptr);
+}
+
+}  // namespace pforte::server

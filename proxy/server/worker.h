@@ -1,0 +1,101 @@
+// A worker: one thread, one event_base, its own SO_REUSEPORT listening sockets, its own sessions,
+// upstream pools and module instances. Connections never move between workers. Other threads talk
+// to a worker only through post(). Everything else is worker thread only.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/common/handles.h"
+#include "proxy/common/reaper.h"
+#include "proxy/core/worker_context.h"
+#include "proxy/net/tls.h"
+
+namespace pforte::server {
+
+/// State shared by all workers of the process. Read-only after start except the atomics.
+struct SharedState {
+  std::atomic<uint64_t> connections{0};  ///< open client connections, all workers
+  core::AccessLog* access_log = nullptr;
+  std::vector<net::TlsContext*> tls;     ///< per listener; null for cleartext
+  std::function<void()> on_worker_exit;  ///< called (from the worker thread) when it ends
+};
+
+class Worker final : public core::WorkerContext {
+ public:
+  /// `listen_fds[i]` is this worker's socket for config listener i (the worker owns them).
+  Worker(size_t index, std::shared_ptr<const config::Config> config, SharedState& shared,
+         std::vector<int> listen_fds);
+  ~Worker() override;
+
+  /// Starts the thread.
+  void start();
+  void join();
+  /// Runs `fn` on the worker thread. Any thread.
+  void post(std::function<void()> fn);
+  /// Graceful stop (SIGTERM): stop accepting, finish in-flight work up to drain_timeout. Any
+  /// thread.
+  void drain();
+  /// Fast stop (SIGINT). Any thread.
+  void stop();
+
+  // core::WorkerContext
+  event_base* base() override { return base_.get(); }
+  Reaper& reaper() override { return *reaper_; }
+  upstream::UpstreamPool& pool(size_t index) override { return *pools_[index]; }
+  std::vector<std::unique_ptr<module::Module>>& modules() override { return modules_; }
+  core::AccessLog& access_log() override { return *shared_.access_log; }
+  const std::shared_ptr<const config::Config>& config() override { return config_; }
+  bool draining() const override { return draining_; }
+  void session_closed(core::Session* session) override;
+  void start_h2(core::Session* replaced, BuffereventPtr bev, core::PeerInfo peer) override;
+
+ private:
+  struct Listener {
+    ListenerPtr listener;
+    size_t index = 0;  ///< config listener index
+    Worker* worker = nullptr;
+  };
+  struct PendingTls;
+
+  void run();
+  void open_listeners();
+  void pause_accept(bool paused);
+  void add_session(std::unique_ptr<core::Session> session);
+  void begin_drain();
+  void maybe_exit();
+
+  static void on_accept(evconnlistener* l, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
+  static void on_tls_event(bufferevent* bev, short what, void* arg);
+  static void on_mailbox(evutil_socket_t, short, void* self);
+  static void on_tick(evutil_socket_t, short, void* self);
+  static void on_drain_deadline(evutil_socket_t, short, void* self);
+
+  size_t index_;
+  std::shared_ptr<const config::Config> config_;
+  SharedState& shared_;
+  std::vector<int> listen_fds_;
+  EventBasePtr base_;
+  std::unique_ptr<Reaper> reaper_;
+  std::vector<std::unique_ptr<upstream::UpstreamPool>> pools_;
+  std::vector<std::unique_ptr<module::Module>> modules_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unordered_map<core::Session*, std::unique_ptr<core::Session>> sessions_;
+  std::unordered_map<PendingTls*, std::unique_ptr<PendingTls>> handshakes_;
+  EventPtr mailbox_event_;
+  EventPtr tick_;
+  EventPtr drain_deadline_;
+  std::mutex mailbox_mutex_;
+  std::vector<std::function<void()>> mailbox_;
+  std::thread thread_;
+  bool accept_paused_ = false;
+  bool draining_ = false;
+  bool exiting_ = false;
+};
+
+}  // namespace pforte::server

@@ -1,0 +1,130 @@
+#include "proxy/upstream/pool.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <algorithm>
+
+namespace pforte::upstream {
+
+namespace {
+constexpr size_t kMaxIdlePerServer = 256;
+constexpr std::chrono::milliseconds kBaseDownTime{1'000};
+constexpr std::chrono::milliseconds kMaxDownTime{30'000};
+}  // namespace
+
+Connection::Connection(UpstreamPool& pool, size_t server, BuffereventPtr bev)
+    : pool_(pool), server_(server), bev_(std::move(bev)) {}
+
+Connection::~Connection() = default;
+
+UpstreamPool::UpstreamPool(event_base* base, Reaper& reaper, const config::UpstreamConfig& config)
+    : base_(base), reaper_(reaper), config_(config), balancer_(config.balance) {
+  for (bool backup : {false, true}) {
+    for (const auto& addr : backup ? config_.backup : config_.servers) {
+      Server s;
+      s.address = addr;
+      s.backup = backup;
+      servers_.push_back(std::move(s));
+    }
+  }
+}
+
+UpstreamPool::~UpstreamPool() = default;
+
+std::optional<size_t> UpstreamPool::pick(const std::vector<size_t>& excluded) {
+  Clock::time_point now = Clock::now();
+  views_.resize(servers_.size());
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    const Server& s = servers_[i];
+    views_[i] =
+        ServerView{s.backup, s.down_until <= now,
+                   std::find(excluded.begin(), excluded.end(), i) != excluded.end(), s.in_flight};
+  }
+  return balancer_.pick(views_);
+}
+
+std::unique_ptr<Connection> UpstreamPool::take_idle(size_t server) {
+  auto& idle = servers_[server].idle;
+  if (idle.empty()) return nullptr;
+  std::unique_ptr<Connection> conn = std::move(idle.back());
+  idle.pop_back();
+  bufferevent_setcb(conn->bev(), nullptr, nullptr, nullptr, nullptr);
+  bufferevent_set_timeouts(conn->bev(), nullptr, nullptr);
+  conn->mark_reused();
+  return conn;
+}
+
+std::unique_ptr<Connection> UpstreamPool::connect(size_t server) {
+  bufferevent* bev = bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE);
+  if (!bev) return nullptr;
+  BuffereventPtr owned(bev);
+  const config::SocketAddress& addr = servers_[server].address;
+  timeval tv{static_cast<time_t>(config_.connect_timeout.count() / 1000),
+             static_cast<suseconds_t>((config_.connect_timeout.count() % 1000) * 1000)};
+  bufferevent_set_timeouts(bev, &tv, &tv);
+  if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&addr.addr),
+                                 static_cast<int>(addr.len)) != 0) {
+    return nullptr;
+  }
+  evutil_socket_t fd = bufferevent_getfd(bev);
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return std::make_unique<Connection>(*this, server, std::move(owned));
+}
+
+void UpstreamPool::give_back(std::unique_ptr<Connection> conn) {
+  Server& s = servers_[conn->server()];
+  if (s.idle.size() >= kMaxIdlePerServer ||
+      evbuffer_get_length(bufferevent_get_input(conn->bev()))) {
+    reaper_.defer(std::move(conn));
+    return;
+  }
+  bufferevent* bev = conn->bev();
+  timeval idle{static_cast<time_t>(config_.idle_timeout.count() / 1000),
+               static_cast<suseconds_t>((config_.idle_timeout.count() % 1000) * 1000)};
+  bufferevent_set_timeouts(bev, &idle, nullptr);
+  bufferevent_setcb(bev, &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event,
+                    conn.get());
+  bufferevent_enable(bev, EV_READ);
+  s.idle.push_back(std::move(conn));
+}
+
+void UpstreamPool::on_idle_read(bufferevent*, void* arg) {
+  // A server must not send anything on an idle connection: drop it.
+  auto* conn = static_cast<Connection*>(arg);
+  conn->pool().drop_idle(conn);
+}
+
+void UpstreamPool::on_idle_event(bufferevent*, short, void* arg) {
+  auto* conn = static_cast<Connection*>(arg);
+  conn->pool().drop_idle(conn);
+}
+
+void UpstreamPool::drop_idle(Connection* conn) {
+  auto& idle = servers_[conn->server()].idle;
+  auto it = std::find_if(idle.begin(), idle.end(), [&](const auto& c) { return c.get() == conn; });
+  if (it == idle.end()) return;
+  bufferevent_disable(conn->bev(), EV_READ | EV_WRITE);
+  bufferevent_setcb(conn->bev(), nullptr, nullptr, nullptr, nullptr);
+  reaper_.defer(std::move(*it));
+  idle.erase(it);
+}
+
+void UpstreamPool::connect_failed(size_t server) {
+  Server& s = servers_[server];
+  s.consecutive_failures = std::min<uint32_t>(s.consecutive_failures + 1, 16);
+  auto down = std::min<std::chrono::milliseconds>(
+      kBaseDownTime * (1u << std::min<uint32_t>(s.consecutive_failures - 1, 5)), kMaxDownTime);
+  s.down_until = Clock::now() + down;
+}
+
+void UpstreamPool::connect_succeeded(size_t server) {
+  Server& s = servers_[server];
+  s.consecutive_failures = 0;
+  s.down_until = {};
+}
+
+}  // namespace pforte::upstream

@@ -1,0 +1,99 @@
+// Per-worker pools of HTTP/1.1 keep-alive connections to the servers of one upstream, with server
+// selection (proxy/upstream/balancer.h) and passive failure marking: a server whose connect fails
+// is considered down for a short, growing period, so backups take over when no primary answers.
+// Worker thread only.
+#pragma once
+
+#include <event2/bufferevent.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "proxy/common/handles.h"
+#include "proxy/common/reaper.h"
+#include "proxy/config/config.h"
+#include "proxy/upstream/balancer.h"
+
+namespace pforte::upstream {
+
+class UpstreamPool;
+
+/// One TCP connection to an upstream server. Owned by an UpstreamRequest while in use and by the
+/// pool while idle.
+class Connection {
+ public:
+  Connection(UpstreamPool& pool, size_t server, BuffereventPtr bev);
+  ~Connection();
+  bufferevent* bev() const { return bev_.get(); }
+  size_t server() const { return server_; }
+  /// True if this connection served an earlier request (it may have been closed by the server
+  /// meanwhile, so a failure before the first response byte is worth one retry).
+  bool reused() const { return reused_; }
+  void mark_reused() { reused_ = true; }
+  UpstreamPool& pool() { return pool_; }
+
+ private:
+  UpstreamPool& pool_;
+  size_t server_;
+  BuffereventPtr bev_;
+  bool reused_ = false;
+};
+
+/// The servers of one upstream as seen by one worker.
+class UpstreamPool {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  UpstreamPool(event_base* base, Reaper& reaper, const config::UpstreamConfig& config);
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+  ~UpstreamPool();
+
+  const config::UpstreamConfig& config() const { return config_; }
+  event_base* base() const { return base_; }
+  Reaper& reaper() { return reaper_; }
+  size_t server_count() const { return servers_.size(); }
+  const config::SocketAddress& address(size_t server) const { return servers_[server].address; }
+
+  /// Picks a server not in `excluded` (indexes), or nullopt if all are excluded.
+  std::optional<size_t> pick(const std::vector<size_t>& excluded);
+  /// An idle keep-alive connection to `server`, or null.
+  std::unique_ptr<Connection> take_idle(size_t server);
+  /// A new connection to `server`, connecting (the caller sets callbacks and waits for
+  /// BEV_EVENT_CONNECTED). Null if the socket could not even be created.
+  std::unique_ptr<Connection> connect(size_t server);
+  /// Returns a connection after a complete exchange; kept idle if the pool has room.
+  void give_back(std::unique_ptr<Connection> conn);
+
+  /// Bookkeeping for balancing and passive health.
+  void request_started(size_t server) { ++servers_[server].in_flight; }
+  void request_finished(size_t server) { --servers_[server].in_flight; }
+  void connect_failed(size_t server);
+  void connect_succeeded(size_t server);
+
+ private:
+  struct Server {
+    config::SocketAddress address;
+    bool backup = false;
+    uint32_t in_flight = 0;
+    uint32_t consecutive_failures = 0;
+    Clock::time_point down_until{};
+    std::vector<std::unique_ptr<Connection>> idle;  ///< most recently used last
+  };
+
+  static void on_idle_event(bufferevent* bev, short what, void* arg);
+  static void on_idle_read(bufferevent* bev, void* arg);
+  void drop_idle(Connection* conn);
+
+  event_base* base_;
+  Reaper& reaper_;
+  config::UpstreamConfig config_;
+  Balancer balancer_;
+  std::vector<Server> servers_;
+  std::vector<ServerView> views_;  ///< scratch for pick()
+};
+
+}  // namespace pforte::upstream

@@ -1,0 +1,404 @@
+#include "proxy/upstream/upstream_request.h"
+
+#include <event2/buffer.h>
+
+#include "proxy/common/log.h"
+#include "proxy/http/head_buffer.h"
+
+namespace pforte::upstream {
+
+namespace {
+constexpr size_t kMaxResponseHead = 64 * 1024;
+constexpr size_t kWriteLowWatermark = 64 * 1024;
+
+timeval to_timeval(Millis ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+}  // namespace
+
+UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Handler& handler, std::string method,
+                                 std::string head, BodyMode mode, bool expects_upgrade,
+                                 bool retry_on_stale)
+    : pool_(pool),
+      handler_(&handler),
+      method_(std::move(method)),
+      head_(std::move(head)),
+      mode_(mode),
+      expects_upgrade_(expects_upgrade),
+      retry_on_stale_(retry_on_stale),
+      pending_(make_evbuffer()),
+      piece_(make_evbuffer()) {}
+
+UpstreamRequest::~UpstreamRequest() {
+  if (counted_ && conn_) pool_.request_finished(conn_->server());
+  if (conn_) {
+    bufferevent_setcb(conn_->bev(), nullptr, nullptr, nullptr, nullptr);
+    bufferevent_disable(conn_->bev(), EV_READ | EV_WRITE);
+  }
+}
+
+void UpstreamRequest::detach() {
+  handler_ = nullptr;
+  if (conn_) {
+    bufferevent_setcb(conn_->bev(), nullptr, nullptr, nullptr, nullptr);
+    bufferevent_disable(conn_->bev(), EV_READ | EV_WRITE);
+  }
+}
+
+void UpstreamRequest::start() {
+  evbuffer_prepend(pending_.get(), head_.data(), head_.size());
+  connect_next();
+}
+
+void UpstreamRequest::connect_next() {
+  std::optional<size_t> server = pool_.pick(tried_);
+  if (!server) {
+    fail(Failure::kConnect);
+    return;
+  }
+  tried_.push_back(*server);
+  server_text_ = pool_.address(*server).text;
+  if (counted_ && conn_) {
+    pool_.request_finished(conn_->server());
+    counted_ = false;
+  }
+  if (conn_) pool_.reaper().defer(std::move(conn_));
+  conn_ = pool_.take_idle(*server);
+  bool reused = conn_ != nullptr;
+  if (!conn_) conn_ = pool_.connect(*server);
+  if (!conn_) {
+    pool_.connect_failed(*server);
+    if (!connect_retried_) {
+      connect_retried_ = true;
+      connect_next();
+    } else {
+      fail(Failure::kConnect);
+    }
+    return;
+  }
+  pool_.request_started(*server);
+  counted_ = true;
+  bufferevent_setcb(conn_->bev(), &on_read, &on_write, &on_event, this);
+  bufferevent_setwatermark(conn_->bev(), EV_WRITE, kWriteLowWatermark, 0);
+  if (reused) {
+    on_connected();
+  } else {
+    state_ = State::kConnecting;
+    bufferevent_enable(conn_->bev(), EV_READ | EV_WRITE);
+  }
+}
+
+void UpstreamRequest::on_connected() {
+  state_ = State::kAwaitHead;
+  if (!conn_->reused()) pool_.connect_succeeded(conn_->server());
+  timeval write_tv = to_timeval(pool_.config().response_timeout);
+  bufferevent_set_timeouts(conn_->bev(), nullptr, &write_tv);
+  set_read_timeout(request_complete_);
+  if (reading_)
+    bufferevent_enable(conn_->bev(), EV_READ | EV_WRITE);
+  else
+    bufferevent_enable(conn_->bev(), EV_WRITE);
+  flush_pending();
+}
+
+void UpstreamRequest::set_read_timeout(bool on) {
+  if (!conn_) return;
+  timeval write_tv = to_timeval(pool_.config().response_timeout);
+  if (on) {
+    timeval read_tv = to_timeval(pool_.config().response_timeout);
+    bufferevent_set_timeouts(conn_->bev(), &read_tv, &write_tv);
+  } else {
+    bufferevent_set_timeouts(conn_->bev(), nullptr, &write_tv);
+  }
+}
+
+void UpstreamRequest::flush_pending() {
+  if (!conn_ || state_ == State::kConnecting || state_ == State::kIdle) return;
+  if (evbuffer_get_length(pending_.get()) == 0) return;
+  // While a retry is still possible the request bytes are kept; otherwise they move.
+  if (retry_on_stale_ && conn_->reused()) {
+    evbuffer_add_buffer_reference(bufferevent_get_output(conn_->bev()), pending_.get());
+  } else {
+    evbuffer_add_buffer(bufferevent_get_output(conn_->bev()), pending_.get());
+  }
+}
+
+void UpstreamRequest::send_body(evbuffer* data) {
+  size_t len = evbuffer_get_length(data);
+  if (len == 0) return;
+  evbuffer* out = (conn_ && state_ != State::kConnecting && state_ != State::kIdle)
+                      ? bufferevent_get_output(conn_->bev())
+                      : pending_.get();
+  if (mode_ == BodyMode::kChunked) http::append_chunk_header(out, len);
+  evbuffer_add_buffer(out, data);
+  if (mode_ == BodyMode::kChunked) evbuffer_add(out, "\r\n", 2);
+}
+
+void UpstreamRequest::end_body(const http::Headers* trailers) {
+  if (request_complete_) return;
+  request_complete_ = true;
+  evbuffer* out = (conn_ && state_ != State::kConnecting && state_ != State::kIdle)
+                      ? bufferevent_get_output(conn_->bev())
+                      : pending_.get();
+  if (mode_ == BodyMode::kChunked) {
+    evbuffer_add(out, "0\r\n", 3);
+    if (trailers) {
+      for (const http::Field& f : *trailers) {
+        evbuffer_add_printf(out, "%s: %s\r\n", f.name.c_str(), f.value.c_str());
+      }
+    }
+    evbuffer_add(out, "\r\n", 2);
+  }
+  if (state_ == State::kAwaitHead) set_read_timeout(true);
+}
+
+size_t UpstreamRequest::pending_request_bytes() const {
+  size_t n = evbuffer_get_length(pending_.get());
+  if (conn_) n += evbuffer_get_length(bufferevent_get_output(conn_->bev()));
+  return n;
+}
+
+void UpstreamRequest::set_reading(bool enabled) {
+  if (reading_ == enabled) return;
+  reading_ = enabled;
+  if (!conn_ || state_ == State::kConnecting || state_ == State::kIdle) return;
+  if (state_ == State::kDone || state_ == State::kFailed) return;
+  if (enabled) {
+    bufferevent_enable(conn_->bev(), EV_READ);
+    // Bytes may have arrived while paused.
+    if (evbuffer_get_length(bufferevent_get_input(conn_->bev()))) process_input();
+  } else {
+    bufferevent_disable(conn_->bev(), EV_READ);
+  }
+}
+
+std::unique_ptr<Connection> UpstreamRequest::take_connection() {
+  if (conn_) {
+    bufferevent_setcb(conn_->bev(), nullptr, nullptr, nullptr, nullptr);
+    if (counted_) pool_.request_finished(conn_->server());
+    counted_ = false;
+  }
+  handler_ = nullptr;
+  return std::move(conn_);
+}
+
+void UpstreamRequest::on_read(bufferevent*, void* self) {
+  static_cast<UpstreamRequest*>(self)->process_input();
+}
+
+void UpstreamRequest::on_write(bufferevent*, void* self) {
+  auto* req = static_cast<UpstreamRequest*>(self);
+  if (req->handler_) req->handler_->on_upstream_writable();
+}
+
+void UpstreamRequest::on_event(bufferevent*, short what, void* self) {
+  auto* req = static_cast<UpstreamRequest*>(self);
+  if (what & BEV_EVENT_CONNECTED) {
+    req->on_connected();
+    return;
+  }
+  if (req->state_ == State::kConnecting) {
+    size_t server = req->conn_->server();
+    req->pool_.connect_failed(server);
+    PF_WARN("upstream %s: connect to %s failed (%s)", req->pool_.config().name.c_str(),
+            req->server_text_.c_str(),
+            (what & BEV_EVENT_TIMEOUT) ? "timeout" : "refused or unreachable");
+    if (!req->connect_retried_) {
+      req->connect_retried_ = true;
+      req->connect_next();
+    } else {
+      req->fail((what & BEV_EVENT_TIMEOUT) ? Failure::kTimeout : Failure::kConnect);
+    }
+    return;
+  }
+  if (what & BEV_EVENT_TIMEOUT) {
+    PF_WARN("upstream %s: %s timed out", req->pool_.config().name.c_str(),
+            req->server_text_.c_str());
+    req->fail(Failure::kTimeout);
+    return;
+  }
+  // EOF or error. Let buffered input be processed first.
+  if (req->state_ == State::kAwaitHead || req->state_ == State::kBody) req->process_input();
+  if (req->state_ == State::kDone || req->state_ == State::kFailed || !req->handler_) return;
+  if (req->state_ == State::kBody && req->framing_ == http::BodyFraming::kUntilClose &&
+      (what & BEV_EVENT_EOF)) {
+    req->keep_alive_ = false;
+    req->finish_response(nullptr);
+    return;
+  }
+  if (req->state_ == State::kAwaitHead && req->try_stale_retry()) return;
+  req->fail(Failure::kReset);
+}
+
+bool UpstreamRequest::try_stale_retry() {
+  if (!conn_ || !conn_->reused() || !retry_on_stale_ || response_bytes_ > 0) return false;
+  if (evbuffer_get_length(bufferevent_get_input(conn_->bev())) > 0) return false;
+  // The server closed a kept-alive connection as we reused it: send again on a fresh connection
+  // to the same server (this does not use the connect retry).
+  size_t server = conn_->server();
+  pool_.request_finished(server);
+  counted_ = false;
+  pool_.reaper().defer(std::move(conn_));
+  conn_ = pool_.connect(server);
+  if (!conn_) return false;
+  pool_.request_started(server);
+  counted_ = true;
+  state_ = State::kConnecting;
+  bufferevent_setcb(conn_->bev(), &on_read, &on_write, &on_event, this);
+  bufferevent_setwatermark(conn_->bev(), EV_WRITE, kWriteLowWatermark, 0);
+  bufferevent_enable(conn_->bev(), EV_READ | EV_WRITE);
+  return true;
+}
+
+void UpstreamRequest::process_input() {
+  if (!conn_ || !handler_) return;
+  evbuffer* in = bufferevent_get_input(conn_->bev());
+  while (handler_ && (state_ == State::kAwaitHead || state_ == State::kBody)) {
+    if (state_ == State::kAwaitHead) {
+      http::HeadPeek peek = http::peek_head(in, kMaxResponseHead);
+      if (!peek.found) {
+        if (peek.too_large) {
+          PF_WARN("upstream %s: response head from %s too large", pool_.config().name.c_str(),
+                  server_text_.c_str());
+          fail(Failure::kBadResponse);
+        }
+        return;
+      }
+      http::ResponseHead1 head;
+      http::ParseStatus st = http::parse_response_head(peek.bytes, kMaxResponseHead, method_, head);
+      if (st != http::ParseStatus::kComplete) {
+        PF_WARN("upstream %s: invalid response from %s: %.*s", pool_.config().name.c_str(),
+                server_text_.c_str(), static_cast<int>(head.error_reason.size()),
+                head.error_reason.data());
+        fail(Failure::kBadResponse);
+        return;
+      }
+      if (head.status >= 100 && head.status < 200 && head.status != 101) {
+        evbuffer_drain(in, head.head_length);  // interim responses are not forwarded
+        continue;
+      }
+      module::Response response;
+      response.status = head.status;
+      response.headers.reserve(head.fields.size());
+      for (const auto& [name, value] : head.fields) response.headers.add(name, value);
+      ResponseInfo info;
+      if (head.status == 101) {
+        if (!expects_upgrade_) {
+          fail(Failure::kBadResponse);
+          return;
+        }
+        info.upgraded = true;
+        info.has_body = false;
+        evbuffer_drain(in, head.head_length);
+        state_ = State::kDone;
+        bufferevent_disable(conn_->bev(), EV_READ);
+        bufferevent_set_timeouts(conn_->bev(), nullptr, nullptr);
+        handler_->on_upstream_head(std::move(response), info);
+        return;
+      }
+      framing_ = head.framing;
+      keep_alive_ = head.keep_alive;
+      remaining_ = head.content_length;
+      info.has_body = framing_ != http::BodyFraming::kNone &&
+                      !(framing_ == http::BodyFraming::kContentLength && remaining_ == 0);
+      if (framing_ == http::BodyFraming::kContentLength) info.content_length = remaining_;
+      if (framing_ == http::BodyFraming::kNone) info.content_length.reset();
+      evbuffer_drain(in, head.head_length);
+      state_ = State::kBody;
+      set_read_timeout(true);
+      handler_->on_upstream_head(std::move(response), info);
+      if (!handler_) return;
+      if (!info.has_body) {
+        finish_response(nullptr);
+        return;
+      }
+      continue;
+    }
+    // Body.
+    if (!reading_) return;
+    size_t avail = evbuffer_get_length(in);
+    switch (framing_) {
+      case http::BodyFraming::kContentLength: {
+        if (avail == 0) return;
+        size_t n = static_cast<size_t>(std::min<uint64_t>(avail, remaining_));
+        evbuffer_remove_buffer(in, piece_.get(), n);
+        remaining_ -= n;
+        response_bytes_ += n;
+        handler_->on_upstream_body(piece_.get());
+        evbuffer_drain(piece_.get(), evbuffer_get_length(piece_.get()));
+        if (handler_ && remaining_ == 0) finish_response(nullptr);
+        break;
+      }
+      case http::BodyFraming::kChunked: {
+        if (avail == 0) return;
+        http::ChunkedDecoder::Status st = chunked_.decode(in, piece_.get());
+        size_t got = evbuffer_get_length(piece_.get());
+        response_bytes_ += got;
+        if (st == http::ChunkedDecoder::Status::kError) {
+          PF_WARN("upstream %s: bad chunked body from %s: %.*s", pool_.config().name.c_str(),
+                  server_text_.c_str(), static_cast<int>(chunked_.error_reason().size()),
+                  chunked_.error_reason().data());
+          fail(Failure::kBadResponse);
+          return;
+        }
+        if (got) handler_->on_upstream_body(piece_.get());
+        evbuffer_drain(piece_.get(), evbuffer_get_length(piece_.get()));
+        if (!handler_) return;
+        if (st == http::ChunkedDecoder::Status::kDone) {
+          finish_response(chunked_.trailers().empty() ? nullptr : &chunked_.trailers());
+        } else if (got == 0) {
+          return;
+        }
+        break;
+      }
+      case http::BodyFraming::kUntilClose: {
+        if (avail == 0) return;
+        evbuffer_remove_buffer(in, piece_.get(), avail);
+        response_bytes_ += avail;
+        handler_->on_upstream_body(piece_.get());
+        evbuffer_drain(piece_.get(), evbuffer_get_length(piece_.get()));
+        return;
+      }
+      case http::BodyFraming::kNone:
+        finish_response(nullptr);
+        return;
+    }
+  }
+}
+
+void UpstreamRequest::finish_response(const http::Headers* trailers) {
+  state_ = State::kDone;
+  // Request bytes kept only for a stale-connection retry are no longer needed.
+  if (retry_on_stale_) evbuffer_drain(pending_.get(), evbuffer_get_length(pending_.get()));
+  bool reusable = keep_alive_ && request_complete_ && conn_ &&
+                  evbuffer_get_length(bufferevent_get_output(conn_->bev())) == 0 &&
+                  evbuffer_get_length(pending_.get()) == 0 &&
+                  evbuffer_get_length(bufferevent_get_input(conn_->bev())) == 0;
+  if (conn_) {
+    if (counted_) pool_.request_finished(conn_->server());
+    counted_ = false;
+    bufferevent_setcb(conn_->bev(), nullptr, nullptr, nullptr, nullptr);
+    if (reusable) {
+      pool_.give_back(std::move(conn_));
+    } else {
+      bufferevent_disable(conn_->bev(), EV_READ | EV_WRITE);
+      pool_.reaper().defer(std::move(conn_));
+    }
+  }
+  if (handler_) handler_->on_upstream_end(trailers);
+}
+
+void UpstreamRequest::fail(Failure failure) {
+  state_ = State::kFailed;
+  if (conn_) {
+    if (counted_) pool_.request_finished(conn_->server());
+    counted_ = false;
+    bufferevent_setcb(conn_->bev(), nullptr, nullptr, nullptr, nullptr);
+    bufferevent_disable(conn_->bev(), EV_READ | EV_WRITE);
+    pool_.reaper().defer(std::move(conn_));
+  }
+  if (handler_) handler_->on_upstream_failure(failure);
+}
+
+}  // namespace pforte::upstream
