@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The demo: installs what is missing, builds, starts the origin simulator (platform and blog) and
+# pforte with conf/demo.toml, prints the URL, and stops both on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+BUILD_DIR=build scripts/build.sh -DPFORTE_TESTS=OFF
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+build/pforte -t -c conf/demo.toml
+build/pforte-origin --listen 127.0.0.1:8081 --listen 127.0.0.1:8082 --quiet &
+pids+=($!)
+build/pforte -c conf/demo.toml &
+pids+=($!)
+for _ in $(seq 50); do
+  curl -s -o /dev/null http://127.0.0.1:8080/health && break
+  sleep 0.1
+done
+cat <<MSG
+
+  pforte demo is running.
+    Open:           http://127.0.0.1:8080/
+    A static asset: curl -i http://127.0.0.1:8080/static/app.css
+    HTTP/2 (h2c):   curl --http2-prior-knowledge -i http://127.0.0.1:8080/
+    Make the blog slow: curl -X POST 'http://127.0.0.1:8082/_origin/blog?mode=slow&delay_ms=3000'
+  Press Ctrl-C to stop.
+
+MSG
+wait
