@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxy/common/units.h"
@@ -128,5 +129,9 @@ struct Config {
   /// Index of the upstream named `name`, or nullopt.
   std::optional<size_t> upstream_index(std::string_view name) const;
 };
+
+/// Parses a numeric "IPv4:port" or "[IPv6]:port" (port 0..65535; no host names, no DNS).
+/// nullopt if `text` is not of that form.
+std::optional<SocketAddress> parse_socket_address(std::string_view text);
 
 }  // namespace pforte::config
