@@ -261,6 +261,7 @@ bool H1Session::read_head(evbuffer* in) {
     exchange_->fail_request(413, "request body too large");
     return !closed_;
   }
+  if (request_done_) exchange_->on_request_end(nullptr);  // no body: complete already
   exchange_->start();
   return !closed_;
 }
