@@ -1,7 +1,7 @@
 #include "proxy/server/server.h"
 
-#include <event2/thread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -53,14 +53,18 @@ void on_signal(evutil_socket_t sig, short, void* arg) {
   }
 }
 
-void on_all_exited(evutil_socket_t, short, void* arg) {
+void on_all_exited(evutil_socket_t fd, short, void* arg) {
+  uint64_t count;
+  ssize_t ignored = ::read(fd, &count, sizeof count);
+  (void)ignored;
   event_base_loopexit(static_cast<MainLoop*>(arg)->base, nullptr);
 }
 
 }  // namespace
 
 int run(std::shared_ptr<const config::Config> config) {
-  evthread_use_pthreads();
+  // No evthread_use_pthreads(): every event_base is used by one thread only, and cross-thread
+  // wake-ups go through eventfds, so libevent runs without locks.
   signal(SIGPIPE, SIG_IGN);
 
   if (!log::open(config->global.error_log, config->global.log_level)) {
@@ -125,10 +129,16 @@ int run(std::shared_ptr<const config::Config> config) {
   loop.access_log = &access_log;
   std::vector<std::unique_ptr<Worker>> workers;
   loop.workers = &workers;
-  loop.all_exited = event_new(base, -1, 0, &on_all_exited, &loop);
+  int exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  loop.all_exited = event_new(base, exit_fd, EV_READ, &on_all_exited, &loop);
+  event_add(loop.all_exited, nullptr);
   loop.running = n_workers;
-  shared.on_worker_exit = [&loop] {
-    if (loop.running.fetch_sub(1) == 1) event_active(loop.all_exited, EV_READ, 0);
+  shared.on_worker_exit = [&loop, exit_fd] {
+    if (loop.running.fetch_sub(1) == 1) {
+      uint64_t one = 1;
+      ssize_t ignored = ::write(exit_fd, &one, sizeof one);
+      (void)ignored;
+    }
   };
   for (size_t i = 0; i < n_workers; ++i) {
     workers.push_back(std::make_unique<Worker>(i, config, shared, std::move(fds[i])));
@@ -149,6 +159,7 @@ int run(std::shared_ptr<const config::Config> config) {
   workers.clear();
   for (event* ev : signals) event_free(ev);
   event_free(loop.all_exited);
+  ::close(exit_fd);
   event_base_free(base);
   access_log.close();
   PF_INFO("pforte stopped");

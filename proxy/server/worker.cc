@@ -3,6 +3,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "proxy/common/log.h"
@@ -42,7 +43,12 @@ Worker::Worker(size_t index, std::shared_ptr<const config::Config> config, Share
     module::WorkerInfo info{index_, base_.get(), i};
     modules_.push_back(factories[i].create(info));
   }
-  mailbox_event_.reset(event_new(base_.get(), -1, 0, &Worker::on_mailbox, this));
+  // The mailbox is an eventfd, so that libevent needs no locking at all: every other event of
+  // this base is touched by the worker thread only.
+  mailbox_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  mailbox_event_.reset(
+      event_new(base_.get(), mailbox_fd_, EV_READ | EV_PERSIST, &Worker::on_mailbox, this));
+  event_add(mailbox_event_.get(), nullptr);
   tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_tick, this));
   drain_deadline_.reset(evtimer_new(base_.get(), &Worker::on_drain_deadline, this));
 }
@@ -63,6 +69,7 @@ Worker::~Worker() {
   for (int fd : listen_fds_) {
     if (fd >= 0) ::close(fd);
   }
+  if (mailbox_fd_ >= 0) ::close(mailbox_fd_);
 }
 
 void Worker::start() {
@@ -78,11 +85,16 @@ void Worker::post(std::function<void()> fn) {
     std::lock_guard lock(mailbox_mutex_);
     mailbox_.push_back(std::move(fn));
   }
-  event_active(mailbox_event_.get(), EV_READ, 0);
+  uint64_t one = 1;
+  ssize_t ignored = ::write(mailbox_fd_, &one, sizeof one);
+  (void)ignored;
 }
 
 void Worker::on_mailbox(evutil_socket_t, short, void* self) {
   auto* w = static_cast<Worker*>(self);
+  uint64_t count;
+  ssize_t ignored = ::read(w->mailbox_fd_, &count, sizeof count);
+  (void)ignored;
   std::vector<std::function<void()>> batch;
   {
     std::lock_guard lock(w->mailbox_mutex_);

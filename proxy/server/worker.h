@@ -87,6 +87,7 @@ class Worker final : public core::WorkerContext {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<core::Session*, std::unique_ptr<core::Session>> sessions_;
   std::unordered_map<PendingTls*, std::unique_ptr<PendingTls>> handshakes_;
+  int mailbox_fd_ = -1;  ///< eventfd that wakes the loop for post()
   EventPtr mailbox_event_;
   EventPtr tick_;
   EventPtr drain_deadline_;
