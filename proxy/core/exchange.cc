@@ -19,7 +19,8 @@ bool is_hop_by_hop(std::string_view name) {
          name == "te" || name == "trailer" || name == "transfer-encoding" || name == "upgrade";
 }
 
-/// Removes hop-by-hop fields and the fields named in Connection. Keeps "upgrade" if asked.
+/// Removes hop-by-hop fields and the fields named in Connection, in place. Keeps "upgrade" if
+/// asked.
 void strip_hop_by_hop(http::Headers& headers, bool keep_upgrade) {
   std::vector<std::string> named;
   for (const http::Field& f : headers) {
@@ -27,17 +28,14 @@ void strip_hop_by_hop(http::Headers& headers, bool keep_upgrade) {
       http::for_each_token(f.value, [&](std::string_view t) { named.emplace_back(t); });
     }
   }
-  http::Headers kept;
-  kept.reserve(headers.size());
-  for (const http::Field& f : headers) {
-    if (is_hop_by_hop(f.name) && !(keep_upgrade && f.name == "upgrade")) continue;
-    bool listed = false;
+  headers.remove_if([&](const http::Field& f) {
+    if (keep_upgrade && f.name == "upgrade") return false;
+    if (is_hop_by_hop(f.name)) return true;
     for (const std::string& n : named) {
-      if (http::iequals(n, f.name) && !(keep_upgrade && f.name == "upgrade")) listed = true;
+      if (http::iequals(n, f.name)) return true;
     }
-    if (!listed) kept.add(f.name, f.value);
-  }
-  headers = std::move(kept);
+    return false;
+  });
 }
 
 bool is_idempotent(std::string_view method) {
@@ -64,8 +62,7 @@ Exchange::Exchange(WorkerContext& worker, std::shared_ptr<const config::Config> 
       config_(std::move(config)),
       downstream_(&downstream),
       info_(std::move(info)),
-      started_(std::chrono::steady_clock::now()),
-      early_body_(make_evbuffer()) {}
+      started_(std::chrono::steady_clock::now()) {}
 
 Exchange::~Exchange() {
   if (upstream_) upstream_->detach();
@@ -138,7 +135,8 @@ void Exchange::forward() {
   (void)upstream_config;
   upstream_->start();
   if (finished_) return;
-  if (evbuffer_get_length(early_body_.get())) upstream_->send_body(early_body_.get());
+  if (early_body_ && evbuffer_get_length(early_body_.get()))
+    upstream_->send_body(early_body_.get());
   if (request_ended_) {
     upstream_->end_body(request_trailers_ ? &*request_trailers_ : nullptr);
   } else if (info_.expect_continue && downstream_) {
@@ -219,6 +217,7 @@ void Exchange::on_request_body(evbuffer* data) {
   if (upstream_) {
     upstream_->send_body(data);
   } else {
+    if (!early_body_) early_body_ = make_evbuffer();
     evbuffer_add_buffer(early_body_.get(), data);
   }
   update_request_backpressure();
@@ -237,7 +236,7 @@ void Exchange::on_request_end(const http::Headers* trailers) {
 
 void Exchange::update_request_backpressure() {
   if (!downstream_) return;
-  size_t pending = evbuffer_get_length(early_body_.get());
+  size_t pending = early_body_ ? evbuffer_get_length(early_body_.get()) : 0;
   if (upstream_) pending += upstream_->pending_request_bytes();
   if (!request_paused_ && pending > kHighWatermark) {
     request_paused_ = true;

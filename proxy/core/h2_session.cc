@@ -87,7 +87,8 @@ class H2Session::Stream final : public Downstream {
   bool paused_ = false;
   bool dispatched_ = false;
   bool request_ended_ = false;
-  bool rejected_ = false;  ///< answered locally because the request head was invalid
+  bool head_request_ = false;  ///< HEAD: the response has no body
+  bool rejected_ = false;      ///< answered locally because the request head was invalid
   int reject_status_ = 0;
   bool finished_ = false;
   bool closed_ = false;
@@ -393,7 +394,7 @@ void H2Session::submit_response(Stream& s, const module::Response& head, const B
   nghttp2_data_provider provider;
   provider.source.ptr = &s;
   provider.read_callback = &cb_read_data;
-  bool head_only = !body.has_body || s.info_.request.method == "HEAD";
+  bool head_only = !body.has_body || s.head_request_;
   s.has_body_ = !head_only;
   nghttp2_submit_response(session_.get(), s.id_, nva.data(), nva.size(),
                           head_only ? nullptr : &provider);
@@ -478,14 +479,15 @@ void H2Session::dispatch(Stream& st) {
   bool too_large = info.content_length && *info.content_length > limits.max_body_bytes;
   bool no_path = info.request.path.empty() || info.request.path.front() != '/';
   bool connect = info.request.method == "CONNECT";
-  st.exchange_ = std::make_shared<Exchange>(worker_, worker_.config(), st, info);
+  st.head_request_ = info.request.method == "HEAD";
+  st.exchange_ = std::make_shared<Exchange>(worker_, worker_.config(), st, std::move(st.info_));
   std::shared_ptr<Exchange> keep = st.exchange_;
   if (st.rejected_) {
     PF_INFO("client %s: HTTP/2 request head over max_header_bytes", peer_.address.c_str());
     keep->fail_request(st.reject_status_, "request head too large");
   } else if (connect || no_path) {
     PF_INFO("client %s: HTTP/2 %s request not supported", peer_.address.c_str(),
-            st.info_.request.method.c_str());
+            keep->request().method.c_str());
     keep->fail_request(connect ? 501 : 400, "unsupported request");
   } else if (too_large) {
     PF_INFO("client %s: request body over max_body_bytes", peer_.address.c_str());

@@ -24,6 +24,11 @@ class Headers {
   void set(std::string_view name, std::string_view value);
   /// Removes every field named `name` (case-insensitive); returns how many were removed.
   size_t remove(std::string_view name);
+  /// Removes every field for which `pred(field)` is true; returns how many were removed.
+  template <typename Pred>
+  size_t remove_if(Pred&& pred) {
+    return std::erase_if(fields_, std::forward<Pred>(pred));
+  }
   /// The first value named `name` (case-insensitive), if any.
   std::optional<std::string_view> get(std::string_view name) const;
   bool has(std::string_view name) const { return get(name).has_value(); }
