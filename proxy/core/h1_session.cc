@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "proxy/common/evbuffer_util.h"
 #include "proxy/common/http_date.h"
 #include "proxy/common/log.h"
 #include "proxy/core/status_text.h"
@@ -16,6 +17,8 @@ namespace {
 constexpr size_t kWriteLowWatermark = 64 * 1024;
 constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 constexpr int kLingerSeconds = 5;
+/// TLS: pieces up to this size are copied into the output's tail so a response becomes one record.
+constexpr size_t kCoalesceLimit = 16 * 1024;
 
 timeval to_timeval(Millis ms) {
   return timeval{static_cast<time_t>(ms.count() / 1000),
@@ -389,7 +392,7 @@ void H1Session::send_body(evbuffer* piece) {
   if (len == 0) return;
   evbuffer* out = bufferevent_get_output(bev_.get());
   if (response_chunked_) http::append_chunk_header(out, len);
-  evbuffer_add_buffer(out, piece);
+  move_bytes(out, piece, len, peer_.tls && len <= kCoalesceLimit);
   if (response_chunked_) evbuffer_add(out, "\r\n", 2);
 }
 

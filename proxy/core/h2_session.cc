@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/common/evbuffer_util.h"
 #include "proxy/common/http_date.h"
 #include "proxy/common/log.h"
 
@@ -325,7 +326,7 @@ int H2Session::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_
     uint8_t pad_length = static_cast<uint8_t>(padlen - 1);
     evbuffer_add(out, &pad_length, 1);
   }
-  evbuffer_remove_buffer(st->out_.get(), out, length);  // moves chains, no copy
+  move_bytes(out, st->out_.get(), length, s->peer_.tls);
   if (padlen > 1) {
     static const uint8_t kZeros[256] = {};
     evbuffer_add(out, kZeros, padlen - 1);

@@ -8,7 +8,7 @@
 namespace pforte::upstream {
 
 namespace {
-constexpr size_t kMaxIdlePerServer = 256;
+constexpr size_t kMaxIdlePerServer = 1024;
 constexpr std::chrono::milliseconds kBaseDownTime{1'000};
 constexpr std::chrono::milliseconds kMaxDownTime{30'000};
 }  // namespace
