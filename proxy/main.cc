@@ -6,6 +6,7 @@
 #include "pforte_version.h"
 #include "proxy/config/loader.h"
 #include "proxy/module/module.h"
+#include "proxy/net/tls.h"
 #include "proxy/server/server.h"
 
 namespace {
@@ -47,6 +48,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (test_only) {
+    // Also load what the config names, as the server would at start.
+    bool ok = true;
+    for (const auto& listener : (*loaded)->listeners) {
+      if (!listener.tls) continue;
+      auto ctx = pforte::net::TlsContext::create(*listener.tls);
+      if (!ctx) {
+        fprintf(stderr, "%s:%d:%d: listener %s: %s\n", path.c_str(), listener.tls->line,
+                listener.tls->column, listener.address.text.c_str(), ctx.error().c_str());
+        ok = false;
+      }
+    }
+    if (!ok) return 1;
     fprintf(stderr, "%s: configuration is valid\n", path.c_str());
     return 0;
   }

@@ -21,26 +21,26 @@ namespace pforte::config {
 
 /// A parsed socket address ("127.0.0.1:8080", "[::1]:443", "0.0.0.0:80").
 struct SocketAddress {
-  std::string text;          ///< as written in the config
-  sockaddr_storage addr{};   ///< resolved numeric address (no DNS)
-  socklen_t len = 0;         ///< length of `addr`
+  std::string text;         ///< as written in the config
+  sockaddr_storage addr{};  ///< resolved numeric address (no DNS)
+  socklen_t len = 0;        ///< length of `addr`
 };
 
 enum class LogLevel : uint8_t { kDebug, kInfo, kWarn, kError };
 
 /// [global]
 struct GlobalConfig {
-  int workers = 0;                 ///< worker threads; 0 = "auto" (one per core)
-  std::string access_log = "-";    ///< file path, "-" = stdout, "off"
-  std::string error_log = "-";     ///< file path, "-" = stderr
+  int workers = 0;               ///< worker threads; 0 = "auto" (one per core)
+  std::string access_log = "-";  ///< file path, "-" = stdout, "off"
+  std::string error_log = "-";   ///< file path, "-" = stderr
   LogLevel log_level = LogLevel::kInfo;
-  Millis drain_timeout{30'000};    ///< SIGTERM: how long in-flight requests may finish
+  Millis drain_timeout{30'000};  ///< SIGTERM: how long in-flight requests may finish
 };
 
 /// [limits]
 struct LimitsConfig {
-  Millis header_timeout{10'000};   ///< time to receive a complete request head
-  Millis idle_timeout{60'000};     ///< idle keep-alive / h2 connection timeout
+  Millis header_timeout{10'000};  ///< time to receive a complete request head
+  Millis idle_timeout{60'000};    ///< idle keep-alive / h2 connection timeout
   uint64_t max_header_bytes = 64 * 1024;
   uint64_t max_body_bytes = 16ull * 1024 * 1024;
   uint64_t max_connections = 100'000;  ///< per process; beyond it accept pauses
@@ -51,6 +51,8 @@ struct LimitsConfig {
 struct TlsConfig {
   std::string cert;  ///< PEM certificate chain file
   std::string key;   ///< PEM private key file
+  int line = 0;      ///< where the `tls` table is written, for messages about its files
+  int column = 0;
 };
 
 /// One [[listener]].
@@ -86,14 +88,14 @@ struct CircuitBreakerConfig {
 /// One [upstream.NAME].
 struct UpstreamConfig {
   std::string name;
-  std::vector<SocketAddress> servers;     ///< primaries (at least one)
-  std::vector<SocketAddress> backup;      ///< used only when no primary is healthy
+  std::vector<SocketAddress> servers;  ///< primaries (at least one)
+  std::vector<SocketAddress> backup;   ///< used only when no primary is healthy
   Balance balance = Balance::kRoundRobin;
   Millis connect_timeout{1'000};
-  Millis response_timeout{30'000};        ///< until the response head arrives
-  Millis idle_timeout{60'000};            ///< pooled keep-alive connection lifetime when idle
-  uint32_t max_connections = 512;         ///< bulkhead: concurrent requests to this upstream
-  uint32_t max_pending = 1024;            ///< waiting for a connection; beyond: fail fast
+  Millis response_timeout{30'000};  ///< until the response head arrives
+  Millis idle_timeout{60'000};      ///< pooled keep-alive connection lifetime when idle
+  uint32_t max_connections = 512;   ///< bulkhead: concurrent requests to this upstream
+  uint32_t max_pending = 1024;      ///< waiting for a connection; beyond: fail fast
   std::optional<HealthConfig> health;
   std::optional<CircuitBreakerConfig> circuit_breaker;
 };
@@ -105,18 +107,18 @@ struct ModuleConfig {
 
 /// One [[route]]. First match wins.
 struct RouteConfig {
-  size_t index = 0;                   ///< position in Config::routes, used as the route's name
-  std::vector<std::string> hosts;     ///< lower-case; empty = any host ("*")
+  size_t index = 0;                ///< position in Config::routes, used as the route's name
+  std::vector<std::string> hosts;  ///< lower-case; empty = any host ("*")
   std::string path_prefix = "/";
-  std::string upstream;               ///< name of the upstream
-  size_t upstream_index = 0;          ///< index into Config::upstreams
+  std::string upstream;       ///< name of the upstream
+  size_t upstream_index = 0;  ///< index into Config::upstreams
   /// Per-route module settings by module name (e.g. "cache"), parsed by that module.
   std::map<std::string, std::shared_ptr<const ModuleConfig>, std::less<>> modules;
 };
 
 /// The whole validated configuration.
 struct Config {
-  std::string source_path;            ///< file it was loaded from
+  std::string source_path;  ///< file it was loaded from
   GlobalConfig global;
   LimitsConfig limits;
   std::vector<ListenerConfig> listeners;

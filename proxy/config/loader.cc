@@ -360,6 +360,8 @@ std::optional<TlsConfig> Loader::parse_tls(const toml::node& node) {
       table_or_error(node, "tls", R"(a table { cert = "...", key = "..." })");
   if (!table) return std::nullopt;
   TlsConfig tls;
+  tls.line = static_cast<int>(node.source().begin.line);
+  tls.column = static_cast<int>(node.source().begin.column);
   bool has_cert = false;
   bool has_key = false;
   for (auto&& [key, value] : *table) {

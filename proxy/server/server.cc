@@ -87,7 +87,8 @@ int run(std::shared_ptr<const config::Config> config) {
     }
     auto ctx = net::TlsContext::create(*l.tls);
     if (!ctx) {
-      PF_ERROR("listener %s: %s", l.address.text.c_str(), ctx.error().c_str());
+      PF_ERROR("%s:%d:%d: listener %s: %s", config->source_path.c_str(), l.tls->line, l.tls->column,
+               l.address.text.c_str(), ctx.error().c_str());
       return 1;
     }
     shared.tls.push_back(ctx->get());
