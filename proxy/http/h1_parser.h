@@ -38,32 +38,32 @@ enum class ParseStatus : uint8_t {
 
 /// A parsed request head. String views point into the buffer given to the parser.
 struct RequestHead1 {
-  std::string_view method;       ///< e.g. "GET"
-  std::string_view target;       ///< request-target as sent (origin-form, absolute-form, ...)
-  int version_minor = 1;         ///< 0 for HTTP/1.0, 1 for HTTP/1.1
+  std::string_view method;  ///< e.g. "GET"
+  std::string_view target;  ///< request-target as sent (origin-form, absolute-form, ...)
+  int version_minor = 1;    ///< 0 for HTTP/1.0, 1 for HTTP/1.1
   std::vector<std::pair<std::string_view, std::string_view>> fields;  ///< name, trimmed value
-  std::string_view host;         ///< the Host field value (empty if absent on HTTP/1.0)
-  size_t head_length = 0;        ///< bytes of the head including the final CRLF CRLF
+  std::string_view host;                     ///< the Host field value (empty if absent on HTTP/1.0)
+  size_t head_length = 0;                    ///< bytes of the head including the final CRLF CRLF
   BodyFraming framing = BodyFraming::kNone;  ///< kNone, kContentLength or kChunked
-  uint64_t content_length = 0;   ///< valid when framing == kContentLength
-  bool keep_alive = true;        ///< false for "Connection: close" or HTTP/1.0 without keep-alive
-  bool expect_continue = false;  ///< "Expect: 100-continue"
-  bool upgrade = false;          ///< "Connection: upgrade" with an Upgrade field
-  int error_status = 0;          ///< on kError: 400, 431, 501 or 505
-  std::string_view error_reason; ///< on kError: short static text for the log
+  uint64_t content_length = 0;               ///< valid when framing == kContentLength
+  bool keep_alive = true;         ///< false for "Connection: close" or HTTP/1.0 without keep-alive
+  bool expect_continue = false;   ///< "Expect: 100-continue"
+  bool upgrade = false;           ///< "Connection: upgrade" with an Upgrade field
+  int error_status = 0;           ///< on kError: 400, 431, 501 or 505
+  std::string_view error_reason;  ///< on kError: short static text for the log
 };
 
 /// A parsed response head. String views point into the buffer given to the parser.
 struct ResponseHead1 {
-  int status = 0;                ///< 100..999
-  std::string_view reason;       ///< reason phrase (may be empty)
+  int status = 0;           ///< 100..999
+  std::string_view reason;  ///< reason phrase (may be empty)
   int version_minor = 1;
   std::vector<std::pair<std::string_view, std::string_view>> fields;
   size_t head_length = 0;
   BodyFraming framing = BodyFraming::kUntilClose;
   uint64_t content_length = 0;
-  bool keep_alive = true;        ///< false if the server will close after this response
-  int error_status = 0;          ///< on kError: 502
+  bool keep_alive = true;  ///< false if the server will close after this response
+  int error_status = 0;    ///< on kError: 502
   std::string_view error_reason;
 };
 

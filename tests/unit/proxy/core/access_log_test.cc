@@ -1,11 +1,11 @@
 #define BOOST_TEST_MODULE access_log
 #include "proxy/core/access_log.h"
 
+#include <unistd.h>
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 using pforte::core::AccessLog;
 using pforte::core::append_json_string;
