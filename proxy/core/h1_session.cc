@@ -96,8 +96,7 @@ void H1Session::on_timer(evutil_socket_t, short, void* self) {
     return;
   }
   if (!s->exchange_ && evbuffer_get_length(bufferevent_get_input(s->bev_.get())) > 0) {
-    PF_INFO("client %s: request head not complete within header_timeout", s->peer_.address.c_str());
-    s->reject(408, "request head timeout");
+    s->reject(408, "request head not complete within header_timeout");
     return;
   }
   if (s->exchange_ && !s->request_done_) {

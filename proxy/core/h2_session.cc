@@ -89,6 +89,7 @@ class H2Session::Stream final : public Downstream {
   bool dispatched_ = false;
   bool request_ended_ = false;
   bool head_request_ = false;  ///< HEAD: the response has no body
+  bool peer_reset_ = false;    ///< the client sent RST_STREAM
   bool rejected_ = false;      ///< answered locally because the request head was invalid
   int reject_status_ = 0;
   bool finished_ = false;
@@ -122,6 +123,8 @@ void H2Session::start() {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &cb_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &cb_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &cb_frame_send);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, &cb_invalid_frame);
+  nghttp2_session_callbacks_set_error_callback2(cbs, &cb_error);
   nghttp2_option* opt;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -205,8 +208,7 @@ void H2Session::on_input() {
       ssize_t rv = nghttp2_session_mem_recv(
           session_.get(), static_cast<const uint8_t*>(vec[i].iov_base), vec[i].iov_len);
       if (rv < 0) {
-        PF_INFO("client %s: HTTP/2 protocol error: %s", peer_.address.c_str(),
-                nghttp2_strerror(static_cast<int>(rv)));
+        protocol_error(nghttp2_strerror(static_cast<int>(rv)));
         if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
           nghttp2_session_terminate_session(session_.get(), rv == NGHTTP2_ERR_FLOODED
                                                                 ? NGHTTP2_ENHANCE_YOUR_CALM
@@ -299,6 +301,33 @@ void H2Session::close() {
     }
   }
   worker_.session_closed(this);
+}
+
+void H2Session::protocol_error(const char* what) {
+  // Logged once per connection: a flood of bad frames must not become a flood of log lines.
+  if (protocol_error_logged_) {
+    PF_DEBUG("client %s: HTTP/2: %s", peer_.address.c_str(), what);
+    return;
+  }
+  protocol_error_logged_ = true;
+  PF_INFO("client %s: HTTP/2 protocol error: %s", peer_.address.c_str(), what);
+}
+
+int H2Session::cb_invalid_frame(nghttp2_session*, const nghttp2_frame* frame, int lib_error,
+                                void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  char what[160];
+  snprintf(what, sizeof what, "invalid frame (type %u, stream %d): %s", frame->hd.type,
+           frame->hd.stream_id, nghttp2_strerror(lib_error));
+  s->protocol_error(what);
+  return 0;
+}
+
+int H2Session::cb_error(nghttp2_session*, int, const char* msg, size_t len, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  std::string what(msg, len);
+  s->protocol_error(what.c_str());
+  return 0;
 }
 
 H2Session::Stream* H2Session::stream(int32_t id) {
@@ -500,6 +529,10 @@ void H2Session::dispatch(Stream& st) {
 
 int H2Session::cb_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto* s = static_cast<H2Session*>(self);
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    if (Stream* st = s->stream(frame->hd.stream_id)) st->peer_reset_ = true;
+    return 0;
+  }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
   Stream* st = s->stream(frame->hd.stream_id);
   if (!st) return 0;
@@ -551,6 +584,26 @@ int H2Session::cb_data_chunk(nghttp2_session* session, uint8_t, int32_t stream_i
 
 int H2Session::cb_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* self) {
   auto* s = static_cast<H2Session*>(self);
+  // Catch-all for violations nghttp2 handled on its own: it answers them with GOAWAY or
+  // RST_STREAM carrying an error code (ours are NO_ERROR, INTERNAL_ERROR and REFUSED_STREAM).
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+    std::string what = "sent GOAWAY ";
+    what += nghttp2_http2_strerror(frame->goaway.error_code);
+    if (frame->goaway.opaque_data_len) {
+      what += ": ";
+      what.append(reinterpret_cast<const char*>(frame->goaway.opaque_data),
+                  frame->goaway.opaque_data_len);
+    }
+    s->protocol_error(what.c_str());
+  } else if (frame->hd.type == NGHTTP2_RST_STREAM &&
+             frame->rst_stream.error_code != NGHTTP2_NO_ERROR &&
+             frame->rst_stream.error_code != NGHTTP2_INTERNAL_ERROR &&
+             frame->rst_stream.error_code != NGHTTP2_REFUSED_STREAM) {
+    char what[96];
+    snprintf(what, sizeof what, "reset stream %d: %s", frame->hd.stream_id,
+             nghttp2_http2_strerror(frame->rst_stream.error_code));
+    s->protocol_error(what);
+  }
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     Stream* st = s->stream(frame->hd.stream_id);
@@ -562,13 +615,20 @@ int H2Session::cb_frame_send(nghttp2_session* session, const nghttp2_frame* fram
   return 0;
 }
 
-int H2Session::cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* self) {
+int H2Session::cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code,
+                               void* self) {
   auto* s = static_cast<H2Session*>(self);
   auto it = s->streams_.find(stream_id);
   if (it == s->streams_.end()) return 0;
   std::unique_ptr<Stream> st = std::move(it->second);
   s->streams_.erase(it);
   st->closed_ = true;
+  if (error_code == NGHTTP2_PROTOCOL_ERROR && !st->peer_reset_) {
+    // nghttp2 reset the stream itself (e.g. DATA not matching content-length).
+    char what[96];
+    snprintf(what, sizeof what, "stream %d reset: malformed request", stream_id);
+    s->protocol_error(what);
+  }
   if (st->exchange_) {
     std::shared_ptr<Exchange> ex = std::move(st->exchange_);
     if (!ex->finished()) ex->on_downstream_closed();

@@ -47,6 +47,8 @@ class H2Session final : public Session {
   void submit_response(Stream& s, const module::Response& head, const BodyInfo& body);
   void resume_stream(Stream& s);
   void consume(Stream& s, size_t n);
+  /// Logs a protocol violation by the client (the first one of the connection at info level).
+  void protocol_error(const char* what);
 
   static void on_read(bufferevent* bev, void* self);
   static void on_write(bufferevent* bev, void* self);
@@ -66,6 +68,9 @@ class H2Session final : public Session {
                            size_t len, void* self);
   static int cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* self);
   static int cb_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int cb_invalid_frame(nghttp2_session*, const nghttp2_frame* frame, int lib_error,
+                              void* self);
+  static int cb_error(nghttp2_session*, int lib_error, const char* msg, size_t len, void* self);
   static ssize_t cb_read_data(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length,
                               uint32_t* data_flags, nghttp2_data_source* source, void* self);
 
@@ -82,6 +87,7 @@ class H2Session final : public Session {
   bool closed_ = false;
   bool draining_ = false;
   bool saw_preface_ = false;
+  bool protocol_error_logged_ = false;
 };
 
 }  // namespace pforte::core
