@@ -59,7 +59,7 @@ class H2Session::Stream final : public Downstream {
     if (closed_) return;
     nghttp2_submit_rst_stream(session_.session_.get(), NGHTTP2_FLAG_NONE, id_,
                               NGHTTP2_INTERNAL_ERROR);
-    session_.flush();
+    session_.schedule_flush();
   }
   void pause_request_body(bool paused) override {
     paused_ = paused;
@@ -101,6 +101,7 @@ H2Session::H2Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer)
       bev_(std::move(bev)),
       peer_(std::move(peer)),
       timer_(evtimer_new(worker.base(), &H2Session::on_timer, this)),
+      flush_event_(event_new(worker.base(), -1, 0, &H2Session::on_flush_event, this)),
       scratch_(make_evbuffer()) {}
 
 H2Session::~H2Session() {
@@ -235,6 +236,20 @@ void H2Session::on_input() {
   in_recv_ = false;
   flush();
   arm_idle_timer();
+}
+
+void H2Session::schedule_flush() {
+  // Everything submitted during this loop iteration (heads, data and ends of many streams) goes
+  // out in one nghttp2_session_send pass, after the current callbacks.
+  if (closed_ || in_recv_ || flush_scheduled_) return;
+  flush_scheduled_ = true;
+  event_active(flush_event_.get(), EV_TIMEOUT, 0);
+}
+
+void H2Session::on_flush_event(evutil_socket_t, short, void* self) {
+  auto* s = static_cast<H2Session*>(self);
+  s->flush_scheduled_ = false;
+  s->flush();
 }
 
 void H2Session::flush() {
@@ -392,13 +407,13 @@ void H2Session::resume_stream(Stream& s) {
     s.deferred_ = false;
     nghttp2_session_resume_data(session_.get(), s.id_);
   }
-  if (!in_recv_) flush();
+  schedule_flush();
 }
 
 void H2Session::consume(Stream& s, size_t n) {
   if (closed_) return;
   nghttp2_session_consume(session_.get(), s.id_, n);
-  if (!in_recv_) flush();
+  schedule_flush();
 }
 
 void H2Session::submit_response(Stream& s, const module::Response& head, const BodyInfo& body) {
@@ -428,7 +443,7 @@ void H2Session::submit_response(Stream& s, const module::Response& head, const B
   s.has_body_ = !head_only;
   nghttp2_submit_response(session_.get(), s.id_, nva.data(), nva.size(),
                           head_only ? nullptr : &provider);
-  if (!in_recv_) flush();
+  schedule_flush();
 }
 
 int H2Session::cb_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* self) {

@@ -40,6 +40,9 @@ class H2Session final : public Session {
   void on_input();
   /// Sends what nghttp2 has queued, as far as the output buffer allows. Safe to call anytime.
   void flush();
+  /// Flushes once at the end of this loop iteration (batches many streams into one write).
+  void schedule_flush();
+  static void on_flush_event(evutil_socket_t, short, void* self);
   void close();
   void arm_idle_timer();
   Stream* stream(int32_t id);
@@ -79,6 +82,7 @@ class H2Session final : public Session {
   PeerInfo peer_;
   std::unique_ptr<nghttp2_session, SessionFree> session_;
   EventPtr timer_;
+  EventPtr flush_event_;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   EvbufferPtr scratch_;
   bool in_recv_ = false;
@@ -88,6 +92,7 @@ class H2Session final : public Session {
   bool draining_ = false;
   bool saw_preface_ = false;
   bool protocol_error_logged_ = false;
+  bool flush_scheduled_ = false;
 };
 
 }  // namespace pforte::core
