@@ -17,6 +17,8 @@ namespace {
 constexpr size_t kWriteLowWatermark = 64 * 1024;
 constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 constexpr int kLingerSeconds = 5;
+constexpr size_t kTunnelHigh = 1024 * 1024;
+constexpr size_t kTunnelLow = 256 * 1024;
 /// TLS: pieces up to this size are copied into the output's tail so a response becomes one record.
 constexpr size_t kCoalesceLimit = 16 * 1024;
 
@@ -509,8 +511,10 @@ void H1Session::start_tunnel(std::unique_ptr<upstream::Connection> upstream) {
   tunnel_ = std::move(upstream);
   evtimer_del(timer_.get());
   bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-  bufferevent_setcb(bev_.get(), &on_tunnel_read, nullptr, &on_tunnel_event, this);
-  bufferevent_setcb(tunnel_->bev(), &on_tunnel_read, nullptr, &on_tunnel_event, this);
+  bufferevent_setcb(bev_.get(), &on_tunnel_read, &on_tunnel_write, &on_tunnel_event, this);
+  bufferevent_setcb(tunnel_->bev(), &on_tunnel_read, &on_tunnel_write, &on_tunnel_event, this);
+  bufferevent_setwatermark(bev_.get(), EV_WRITE, kTunnelLow, 0);
+  bufferevent_setwatermark(tunnel_->bev(), EV_WRITE, kTunnelLow, 0);
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
   bufferevent_enable(tunnel_->bev(), EV_READ | EV_WRITE);
   // Bytes that arrived before the switch.
@@ -520,6 +524,17 @@ void H1Session::start_tunnel(std::unique_ptr<upstream::Connection> upstream) {
 
 void H1Session::relay(bufferevent* from, bufferevent* to) {
   evbuffer_add_buffer(bufferevent_get_output(to), bufferevent_get_input(from));
+  // Back-pressure: stop reading a side while the other cannot keep up.
+  if (evbuffer_get_length(bufferevent_get_output(to)) > kTunnelHigh) {
+    bufferevent_disable(from, EV_READ);
+  }
+}
+
+void H1Session::on_tunnel_write(bufferevent* bev, void* self) {
+  auto* s = static_cast<H1Session*>(self);
+  if (s->closed_) return;
+  bufferevent* other = bev == s->bev_.get() ? s->tunnel_->bev() : s->bev_.get();
+  bufferevent_enable(other, EV_READ);
 }
 
 void H1Session::on_tunnel_read(bufferevent* bev, void* self) {

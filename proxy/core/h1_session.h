@@ -54,6 +54,7 @@ class H1Session final : public Session, public Downstream {
   static void on_event(bufferevent* bev, short what, void* self);
   static void on_timer(evutil_socket_t, short, void* self);
   static void on_tunnel_read(bufferevent* bev, void* self);
+  static void on_tunnel_write(bufferevent* bev, void* self);
   static void on_tunnel_event(bufferevent* bev, short what, void* self);
 
   WorkerContext& worker_;
