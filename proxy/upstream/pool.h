@@ -55,6 +55,8 @@ class UpstreamPool {
   const config::UpstreamConfig& config() const { return config_; }
   event_base* base() const { return base_; }
   Reaper& reaper() { return reaper_; }
+  /// A scratch buffer for passing body pieces along; always left empty after use.
+  evbuffer* scratch() { return scratch_.get(); }
   size_t server_count() const { return servers_.size(); }
   const config::SocketAddress& address(size_t server) const { return servers_[server].address; }
 
@@ -94,6 +96,7 @@ class UpstreamPool {
   Balancer balancer_;
   std::vector<Server> servers_;
   std::vector<ServerView> views_;  ///< scratch for pick()
+  EvbufferPtr scratch_ = make_evbuffer();
 };
 
 }  // namespace pforte::upstream

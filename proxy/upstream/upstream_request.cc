@@ -27,8 +27,7 @@ UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Handler& handler, std::stri
       mode_(mode),
       expects_upgrade_(expects_upgrade),
       retry_on_stale_(retry_on_stale),
-      pending_(make_evbuffer()),
-      piece_(make_evbuffer()) {}
+      piece_(pool.scratch()) {}
 
 UpstreamRequest::~UpstreamRequest() {
   if (counted_ && conn_) pool_.request_finished(conn_->server());
@@ -47,7 +46,6 @@ void UpstreamRequest::detach() {
 }
 
 void UpstreamRequest::start() {
-  evbuffer_prepend(pending_.get(), head_.data(), head_.size());
   connect_next();
 }
 
@@ -115,21 +113,24 @@ void UpstreamRequest::set_read_timeout(bool on) {
 
 void UpstreamRequest::flush_pending() {
   if (!conn_ || state_ == State::kConnecting || state_ == State::kIdle) return;
-  if (evbuffer_get_length(pending_.get()) == 0) return;
-  // While a retry is still possible the request bytes are kept; otherwise they move.
-  if (retry_on_stale_ && conn_->reused()) {
-    evbuffer_add_buffer_reference(bufferevent_get_output(conn_->bev()), pending_.get());
-  } else {
-    evbuffer_add_buffer(bufferevent_get_output(conn_->bev()), pending_.get());
+  // The head is kept in head_ so that a stale-connection retry can send it again.
+  evbuffer* out = bufferevent_get_output(conn_->bev());
+  evbuffer_add(out, head_.data(), head_.size());
+  if (pending_) evbuffer_add_buffer(out, pending_.get());
+}
+
+evbuffer* UpstreamRequest::body_target() {
+  if (conn_ && state_ != State::kConnecting && state_ != State::kIdle) {
+    return bufferevent_get_output(conn_->bev());
   }
+  if (!pending_) pending_ = make_evbuffer();
+  return pending_.get();
 }
 
 void UpstreamRequest::send_body(evbuffer* data) {
   size_t len = evbuffer_get_length(data);
   if (len == 0) return;
-  evbuffer* out = (conn_ && state_ != State::kConnecting && state_ != State::kIdle)
-                      ? bufferevent_get_output(conn_->bev())
-                      : pending_.get();
+  evbuffer* out = body_target();
   if (mode_ == BodyMode::kChunked) http::append_chunk_header(out, len);
   evbuffer_add_buffer(out, data);
   if (mode_ == BodyMode::kChunked) evbuffer_add(out, "\r\n", 2);
@@ -138,9 +139,11 @@ void UpstreamRequest::send_body(evbuffer* data) {
 void UpstreamRequest::end_body(const http::Headers* trailers) {
   if (request_complete_) return;
   request_complete_ = true;
-  evbuffer* out = (conn_ && state_ != State::kConnecting && state_ != State::kIdle)
-                      ? bufferevent_get_output(conn_->bev())
-                      : pending_.get();
+  if (mode_ != BodyMode::kChunked) {
+    if (state_ == State::kAwaitHead) set_read_timeout(true);
+    return;
+  }
+  evbuffer* out = body_target();
   if (mode_ == BodyMode::kChunked) {
     evbuffer_add(out, "0\r\n", 3);
     if (trailers) {
@@ -154,7 +157,7 @@ void UpstreamRequest::end_body(const http::Headers* trailers) {
 }
 
 size_t UpstreamRequest::pending_request_bytes() const {
-  size_t n = evbuffer_get_length(pending_.get());
+  size_t n = pending_ ? evbuffer_get_length(pending_.get()) : 0;
   if (conn_) n += evbuffer_get_length(bufferevent_get_output(conn_->bev()));
   return n;
 }
@@ -322,18 +325,18 @@ void UpstreamRequest::process_input() {
       case http::BodyFraming::kContentLength: {
         if (avail == 0) return;
         size_t n = static_cast<size_t>(std::min<uint64_t>(avail, remaining_));
-        evbuffer_remove_buffer(in, piece_.get(), n);
+        evbuffer_remove_buffer(in, piece_, n);
         remaining_ -= n;
         response_bytes_ += n;
-        handler_->on_upstream_body(piece_.get());
-        evbuffer_drain(piece_.get(), evbuffer_get_length(piece_.get()));
+        handler_->on_upstream_body(piece_);
+        evbuffer_drain(piece_, evbuffer_get_length(piece_));
         if (handler_ && remaining_ == 0) finish_response(nullptr);
         break;
       }
       case http::BodyFraming::kChunked: {
         if (avail == 0) return;
-        http::ChunkedDecoder::Status st = chunked_.decode(in, piece_.get());
-        size_t got = evbuffer_get_length(piece_.get());
+        http::ChunkedDecoder::Status st = chunked_.decode(in, piece_);
+        size_t got = evbuffer_get_length(piece_);
         response_bytes_ += got;
         if (st == http::ChunkedDecoder::Status::kError) {
           PF_WARN("upstream %s: bad chunked body from %s: %.*s", pool_.config().name.c_str(),
@@ -342,8 +345,8 @@ void UpstreamRequest::process_input() {
           fail(Failure::kBadResponse);
           return;
         }
-        if (got) handler_->on_upstream_body(piece_.get());
-        evbuffer_drain(piece_.get(), evbuffer_get_length(piece_.get()));
+        if (got) handler_->on_upstream_body(piece_);
+        evbuffer_drain(piece_, evbuffer_get_length(piece_));
         if (!handler_) return;
         if (st == http::ChunkedDecoder::Status::kDone) {
           finish_response(chunked_.trailers().empty() ? nullptr : &chunked_.trailers());
@@ -354,10 +357,10 @@ void UpstreamRequest::process_input() {
       }
       case http::BodyFraming::kUntilClose: {
         if (avail == 0) return;
-        evbuffer_remove_buffer(in, piece_.get(), avail);
+        evbuffer_remove_buffer(in, piece_, avail);
         response_bytes_ += avail;
-        handler_->on_upstream_body(piece_.get());
-        evbuffer_drain(piece_.get(), evbuffer_get_length(piece_.get()));
+        handler_->on_upstream_body(piece_);
+        evbuffer_drain(piece_, evbuffer_get_length(piece_));
         return;
       }
       case http::BodyFraming::kNone:
@@ -369,11 +372,9 @@ void UpstreamRequest::process_input() {
 
 void UpstreamRequest::finish_response(const http::Headers* trailers) {
   state_ = State::kDone;
-  // Request bytes kept only for a stale-connection retry are no longer needed.
-  if (retry_on_stale_) evbuffer_drain(pending_.get(), evbuffer_get_length(pending_.get()));
   bool reusable = keep_alive_ && request_complete_ && conn_ &&
                   evbuffer_get_length(bufferevent_get_output(conn_->bev())) == 0 &&
-                  evbuffer_get_length(pending_.get()) == 0 &&
+                  (!pending_ || evbuffer_get_length(pending_.get()) == 0) &&
                   evbuffer_get_length(bufferevent_get_input(conn_->bev())) == 0;
   if (conn_) {
     if (counted_) pool_.request_finished(conn_->server());

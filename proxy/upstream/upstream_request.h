@@ -84,6 +84,8 @@ class UpstreamRequest {
   void connect_next();
   void on_connected();
   void flush_pending();
+  /// Where request body bytes go now: the connection's output, or pending_ until connected.
+  evbuffer* body_target();
   void process_input();
   void finish_response(const http::Headers* trailers);
   void fail(Failure failure);
@@ -109,8 +111,8 @@ class UpstreamRequest {
   bool request_complete_ = false;  ///< end_body() was called
   bool reading_ = true;
   bool counted_ = false;  ///< request_started() was called for conn_'s server
-  EvbufferPtr pending_;   ///< request bytes waiting for the connection
-  EvbufferPtr piece_;     ///< scratch buffer for body pieces to the handler
+  EvbufferPtr pending_;   ///< request body bytes waiting for the connection (created on need)
+  evbuffer* piece_;       ///< the pool's scratch buffer for body pieces to the handler
   http::BodyFraming framing_ = http::BodyFraming::kNone;
   uint64_t remaining_ = 0;  ///< Content-Length body bytes still expected
   bool keep_alive_ = false;
