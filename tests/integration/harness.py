@@ -141,8 +141,11 @@ class Pforte:
         self.config = os.path.join(workdir, "pforte-%d.toml" % id(self))
         with open(self.config, "w") as f:
             f.write("\n".join(lines))
+        # stderr goes to a file: sanitizer reports and startup errors end up there.
+        self.stderr_path = os.path.join(workdir, "stderr-%d.log" % id(self))
+        self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen([PFORTE_BIN, "-c", self.config], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=self._stderr)
         if wait:
             wait_for_port(self.http, proc=self.proc)
             if self.https:
@@ -154,7 +157,14 @@ class Pforte:
         return "http://127.0.0.1:%d%s" % (self.http, path)
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
-        return stop_process(self.proc, sig, timeout)
+        code = stop_process(self.proc, sig, timeout)
+        self._stderr.close()
+        # A sanitizer report is a failure even if every request looked fine.
+        with open(self.stderr_path, "rb") as f:
+            text = f.read().decode(errors="replace")
+        if "ERROR: AddressSanitizer" in text or "runtime error:" in text or "LeakSanitizer" in text:
+            raise AssertionError("sanitizer report in pforte's stderr:\n" + text[-4000:])
+        return code
 
     def access_lines(self, wait_for=1, timeout=3.0):
         """Parsed access-log lines (waits up to `timeout` for at least `wait_for`)."""
