@@ -36,4 +36,11 @@ inline EvbufferPtr make_evbuffer() {
   return EvbufferPtr(evbuffer_new());
 }
 
+/// bufferevent_enable re-adds the events (and their timers) even when already enabled; this
+/// enables only what is not.
+inline void ensure_enabled(bufferevent* bev, short what) {
+  short missing = static_cast<short>(what & ~bufferevent_get_enabled(bev));
+  if (missing) bufferevent_enable(bev, missing);
+}
+
 }  // namespace pforte

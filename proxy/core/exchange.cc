@@ -15,8 +15,20 @@ constexpr size_t kHighWatermark = 256 * 1024;
 constexpr size_t kLowWatermark = 64 * 1024;
 
 bool is_hop_by_hop(std::string_view name) {
-  return name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-         name == "te" || name == "trailer" || name == "transfer-encoding" || name == "upgrade";
+  switch (name.size()) {  // by length first: most fields are rejected without a comparison
+    case 2:
+      return name == "te";
+    case 7:
+      return name == "trailer" || name == "upgrade";
+    case 10:
+      return name == "connection" || name == "keep-alive";
+    case 16:
+      return name == "proxy-connection";
+    case 17:
+      return name == "transfer-encoding";
+    default:
+      return false;
+  }
 }
 
 /// Removes hop-by-hop fields and the fields named in Connection, in place. Keeps "upgrade" if

@@ -7,6 +7,7 @@
 #include "proxy/common/evbuffer_util.h"
 #include "proxy/common/http_date.h"
 #include "proxy/common/log.h"
+#include "proxy/common/timeouts.h"
 #include "proxy/core/status_text.h"
 #include "proxy/http/head_buffer.h"
 
@@ -21,11 +22,6 @@ constexpr size_t kTunnelHigh = 1024 * 1024;
 constexpr size_t kTunnelLow = 256 * 1024;
 /// TLS: pieces up to this size are copied into the output's tail so a response becomes one record.
 constexpr size_t kCoalesceLimit = 16 * 1024;
-
-timeval to_timeval(Millis ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
 
 bool status_has_no_body(int status) {
   return (status >= 100 && status < 200) || status == 204 || status == 304;
@@ -48,8 +44,8 @@ H1Session::~H1Session() {
 void H1Session::start() {
   bufferevent_setcb(bev_.get(), &on_read, &on_write, &on_event, this);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
-  timeval idle = to_timeval(worker_.config()->limits.idle_timeout);
-  bufferevent_set_timeouts(bev_.get(), nullptr, &idle);
+  bufferevent_set_timeouts(bev_.get(), nullptr,
+                           worker_.timeouts().get(worker_.config()->limits.idle_timeout));
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
   arm_timer();
   if (evbuffer_get_length(bufferevent_get_input(bev_.get()))) process_input();
@@ -79,16 +75,16 @@ void H1Session::arm_timer() {
   if (exchange_ || tunnel_) {
     // Request body in progress: the client must keep sending; otherwise upstream timeouts rule.
     if (!request_done_ && !body_paused_) {
-      timeval tv = to_timeval(limits.idle_timeout);
-      evtimer_add(timer_.get(), &tv);
+      evtimer_add(timer_.get(), worker_.timeouts().get(limits.idle_timeout));
     } else {
       evtimer_del(timer_.get());
     }
     return;
   }
   bool partial = evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0;
-  timeval tv = to_timeval(partial || requests_ == 0 ? limits.header_timeout : limits.idle_timeout);
-  evtimer_add(timer_.get(), &tv);
+  evtimer_add(timer_.get(),
+              worker_.timeouts().get(partial || requests_ == 0 ? limits.header_timeout
+                                                               : limits.idle_timeout));
 }
 
 void H1Session::on_timer(evutil_socket_t, short, void* self) {
@@ -457,7 +453,7 @@ void H1Session::after_response() {
   }
   // Ready for the next (possibly already pipelined) request.
   request_done_ = true;
-  bufferevent_enable(bev_.get(), EV_READ);
+  ensure_enabled(bev_.get(), EV_READ);
   if (!in_process_) process_input();
 }
 

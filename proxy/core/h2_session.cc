@@ -16,11 +16,6 @@ constexpr size_t kOutputHighWatermark = 64 * 1024;
 constexpr int32_t kStreamWindow = 256 * 1024;
 constexpr int32_t kConnectionWindow = 4 * 1024 * 1024;
 
-timeval to_timeval(Millis ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
-
 nghttp2_nv make_nv(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
@@ -150,8 +145,7 @@ void H2Session::start() {
 
   bufferevent_setcb(bev_.get(), &on_read, &on_write, &on_event, this);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputHighWatermark / 2, 0);
-  timeval idle = to_timeval(limits.idle_timeout);
-  bufferevent_set_timeouts(bev_.get(), nullptr, &idle);
+  bufferevent_set_timeouts(bev_.get(), nullptr, worker_.timeouts().get(limits.idle_timeout));
   bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
   arm_idle_timer();
   flush();
@@ -165,8 +159,8 @@ void H2Session::arm_idle_timer() {
     evtimer_del(timer_.get());
     return;
   }
-  timeval tv = to_timeval(saw_preface_ ? limits.idle_timeout : limits.header_timeout);
-  evtimer_add(timer_.get(), &tv);
+  evtimer_add(timer_.get(),
+              worker_.timeouts().get(saw_preface_ ? limits.idle_timeout : limits.header_timeout));
 }
 
 void H2Session::on_timer(evutil_socket_t, short, void* self) {

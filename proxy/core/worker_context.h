@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "proxy/common/reaper.h"
+#include "proxy/common/timeouts.h"
 #include "proxy/config/config.h"
 #include "proxy/core/access_log.h"
 #include "proxy/module/module.h"
@@ -37,6 +38,8 @@ class WorkerContext {
   virtual ~WorkerContext() = default;
   virtual event_base* base() = 0;
   virtual Reaper& reaper() = 0;
+  /// Common-timeout timevals of this worker's event base.
+  virtual CommonTimeouts& timeouts() = 0;
   /// The worker's pool for upstream `index` of the current config.
   virtual upstream::UpstreamPool& pool(size_t index) = 0;
   /// Module instances in chain order.

@@ -35,6 +35,7 @@ Worker::Worker(size_t index, std::shared_ptr<const config::Config> config, Share
   base_.reset(event_base_new_with_config(cfg));
   event_config_free(cfg);
   reaper_ = std::make_unique<Reaper>(base_.get());
+  timeouts_ = std::make_unique<CommonTimeouts>(base_.get());
   for (const config::UpstreamConfig& u : config_->upstreams) {
     pools_.push_back(std::make_unique<upstream::UpstreamPool>(base_.get(), *reaper_, u));
   }

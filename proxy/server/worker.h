@@ -47,6 +47,7 @@ class Worker final : public core::WorkerContext {
   // core::WorkerContext
   event_base* base() override { return base_.get(); }
   Reaper& reaper() override { return *reaper_; }
+  CommonTimeouts& timeouts() override { return *timeouts_; }
   upstream::UpstreamPool& pool(size_t index) override { return *pools_[index]; }
   std::vector<std::unique_ptr<module::Module>>& modules() override { return modules_; }
   core::AccessLog& access_log() override { return *shared_.access_log; }
@@ -82,6 +83,7 @@ class Worker final : public core::WorkerContext {
   std::vector<int> listen_fds_;
   EventBasePtr base_;
   std::unique_ptr<Reaper> reaper_;
+  std::unique_ptr<CommonTimeouts> timeouts_;
   std::vector<std::unique_ptr<upstream::UpstreamPool>> pools_;
   std::vector<std::unique_ptr<module::Module>> modules_;
   std::vector<std::unique_ptr<Listener>> listeners_;

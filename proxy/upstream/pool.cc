@@ -19,7 +19,14 @@ Connection::Connection(UpstreamPool& pool, size_t server, BuffereventPtr bev)
 Connection::~Connection() = default;
 
 UpstreamPool::UpstreamPool(event_base* base, Reaper& reaper, const config::UpstreamConfig& config)
-    : base_(base), reaper_(reaper), config_(config), balancer_(config.balance) {
+    : base_(base),
+      reaper_(reaper),
+      config_(config),
+      balancer_(config.balance),
+      timeouts_(base),
+      connect_tv_(timeouts_.get(config.connect_timeout)),
+      response_tv_(timeouts_.get(config.response_timeout)),
+      idle_tv_(timeouts_.get(config.idle_timeout)) {
   for (bool backup : {false, true}) {
     for (const auto& addr : backup ? config_.backup : config_.servers) {
       Server s;
@@ -49,8 +56,8 @@ std::unique_ptr<Connection> UpstreamPool::take_idle(size_t server) {
   if (idle.empty()) return nullptr;
   std::unique_ptr<Connection> conn = std::move(idle.back());
   idle.pop_back();
+  // Callbacks and timeouts are set by the new owner.
   bufferevent_setcb(conn->bev(), nullptr, nullptr, nullptr, nullptr);
-  bufferevent_set_timeouts(conn->bev(), nullptr, nullptr);
   conn->mark_reused();
   return conn;
 }
@@ -60,9 +67,7 @@ std::unique_ptr<Connection> UpstreamPool::connect(size_t server) {
   if (!bev) return nullptr;
   BuffereventPtr owned(bev);
   const config::SocketAddress& addr = servers_[server].address;
-  timeval tv{static_cast<time_t>(config_.connect_timeout.count() / 1000),
-             static_cast<suseconds_t>((config_.connect_timeout.count() % 1000) * 1000)};
-  bufferevent_set_timeouts(bev, &tv, &tv);
+  bufferevent_set_timeouts(bev, connect_tv_, connect_tv_);
   if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&addr.addr),
                                  static_cast<int>(addr.len)) != 0) {
     return nullptr;
@@ -83,12 +88,10 @@ void UpstreamPool::give_back(std::unique_ptr<Connection> conn) {
     return;
   }
   bufferevent* bev = conn->bev();
-  timeval idle{static_cast<time_t>(config_.idle_timeout.count() / 1000),
-               static_cast<suseconds_t>((config_.idle_timeout.count() % 1000) * 1000)};
-  bufferevent_set_timeouts(bev, &idle, nullptr);
+  bufferevent_set_timeouts(bev, idle_tv_, nullptr);
   bufferevent_setcb(bev, &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event,
                     conn.get());
-  bufferevent_enable(bev, EV_READ);
+  ensure_enabled(bev, EV_READ);
   s.idle.push_back(std::move(conn));
 }
 

@@ -14,6 +14,7 @@
 
 #include "proxy/common/handles.h"
 #include "proxy/common/reaper.h"
+#include "proxy/common/timeouts.h"
 #include "proxy/config/config.h"
 #include "proxy/upstream/balancer.h"
 
@@ -57,6 +58,8 @@ class UpstreamPool {
   Reaper& reaper() { return reaper_; }
   /// A scratch buffer for passing body pieces along; always left empty after use.
   evbuffer* scratch() { return scratch_.get(); }
+  /// The response timeout as a common timeout of this worker's base.
+  const timeval* response_timeout() const { return response_tv_; }
   size_t server_count() const { return servers_.size(); }
   const config::SocketAddress& address(size_t server) const { return servers_[server].address; }
 
@@ -97,6 +100,10 @@ class UpstreamPool {
   std::vector<Server> servers_;
   std::vector<ServerView> views_;  ///< scratch for pick()
   EvbufferPtr scratch_ = make_evbuffer();
+  CommonTimeouts timeouts_;
+  const timeval* connect_tv_;
+  const timeval* response_tv_;
+  const timeval* idle_tv_;
 };
 
 }  // namespace pforte::upstream

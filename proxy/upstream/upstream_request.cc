@@ -11,10 +11,6 @@ namespace {
 constexpr size_t kMaxResponseHead = 64 * 1024;
 constexpr size_t kWriteLowWatermark = 64 * 1024;
 
-timeval to_timeval(Millis ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
 }  // namespace
 
 UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Handler& handler, std::string method,
@@ -90,25 +86,18 @@ void UpstreamRequest::connect_next() {
 void UpstreamRequest::on_connected() {
   state_ = State::kAwaitHead;
   if (!conn_->reused()) pool_.connect_succeeded(conn_->server());
-  timeval write_tv = to_timeval(pool_.config().response_timeout);
-  bufferevent_set_timeouts(conn_->bev(), nullptr, &write_tv);
+  read_timeout_on_ = !request_complete_;  // force the one set_timeouts call below
   set_read_timeout(request_complete_);
-  if (reading_)
-    bufferevent_enable(conn_->bev(), EV_READ | EV_WRITE);
-  else
-    bufferevent_enable(conn_->bev(), EV_WRITE);
+  ensure_enabled(conn_->bev(), reading_ ? EV_READ | EV_WRITE : EV_WRITE);
   flush_pending();
 }
 
 void UpstreamRequest::set_read_timeout(bool on) {
-  if (!conn_) return;
-  timeval write_tv = to_timeval(pool_.config().response_timeout);
-  if (on) {
-    timeval read_tv = to_timeval(pool_.config().response_timeout);
-    bufferevent_set_timeouts(conn_->bev(), &read_tv, &write_tv);
-  } else {
-    bufferevent_set_timeouts(conn_->bev(), nullptr, &write_tv);
-  }
+  // Every bufferevent_set_timeouts re-adds both events: call it only on a change.
+  if (!conn_ || read_timeout_on_ == on) return;
+  read_timeout_on_ = on;
+  bufferevent_set_timeouts(conn_->bev(), on ? pool_.response_timeout() : nullptr,
+                           pool_.response_timeout());
 }
 
 void UpstreamRequest::flush_pending() {

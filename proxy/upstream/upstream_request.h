@@ -110,9 +110,10 @@ class UpstreamRequest {
   bool connect_retried_ = false;   ///< the one connect retry was used
   bool request_complete_ = false;  ///< end_body() was called
   bool reading_ = true;
-  bool counted_ = false;  ///< request_started() was called for conn_'s server
-  EvbufferPtr pending_;   ///< request body bytes waiting for the connection (created on need)
-  evbuffer* piece_;       ///< the pool's scratch buffer for body pieces to the handler
+  bool read_timeout_on_ = false;  ///< the response timeout is armed on reads
+  bool counted_ = false;          ///< request_started() was called for conn_'s server
+  EvbufferPtr pending_;  ///< request body bytes waiting for the connection (created on need)
+  evbuffer* piece_;      ///< the pool's scratch buffer for body pieces to the handler
   http::BodyFraming framing_ = http::BodyFraming::kNone;
   uint64_t remaining_ = 0;  ///< Content-Length body bytes still expected
   bool keep_alive_ = false;
