@@ -19,11 +19,9 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 void Headers::add(std::string_view name, std::string_view value) {
-  Field f;
-  f.name.resize(name.size());
-  std::transform(name.begin(), name.end(), f.name.begin(), lower);
-  f.value.assign(value);
-  fields_.push_back(std::move(f));
+  Field& f = fields_.emplace_back(Field{std::string(name), std::string(value)});
+  // Fold in place after one construction (no temporary, no std::transform round trip).
+  for (char& c : f.name) c = lower(c);
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
