@@ -36,6 +36,12 @@ inline EvbufferPtr make_evbuffer() {
   return EvbufferPtr(evbuffer_new());
 }
 
+/// Silences a bufferevent whose owner is letting go of it: no more callbacks, no more I/O.
+inline void quiesce(bufferevent* bev) {
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  bufferevent_disable(bev, EV_READ | EV_WRITE);
+}
+
 /// bufferevent_enable re-adds the events (and their timers) even when already enabled; this
 /// enables only what is not.
 inline void ensure_enabled(bufferevent* bev, short what) {

@@ -484,8 +484,7 @@ void H1Session::close() {
   closed_ = true;
   evtimer_del(timer_.get());
   if (bev_) {
-    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
-    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    quiesce(bev_.get());
   }
   if (exchange_) {
     std::shared_ptr<Exchange> ex = std::move(exchange_);
@@ -493,8 +492,7 @@ void H1Session::close() {
     worker_.reaper().defer(std::shared_ptr<void>(std::move(ex)));
   }
   if (tunnel_) {
-    bufferevent_setcb(tunnel_->bev(), nullptr, nullptr, nullptr, nullptr);
-    bufferevent_disable(tunnel_->bev(), EV_READ | EV_WRITE);
+    quiesce(tunnel_->bev());
   }
   worker_.session_closed(this);
 }

@@ -297,8 +297,7 @@ void H2Session::close() {
   closed_ = true;
   evtimer_del(timer_.get());
   if (bev_) {
-    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
-    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    quiesce(bev_.get());
   }
   for (auto& [id, s] : streams_) {
     (void)id;

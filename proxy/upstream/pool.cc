@@ -110,8 +110,7 @@ void UpstreamPool::drop_idle(Connection* conn) {
   auto& idle = servers_[conn->server()].idle;
   auto it = std::find_if(idle.begin(), idle.end(), [&](const auto& c) { return c.get() == conn; });
   if (it == idle.end()) return;
-  bufferevent_disable(conn->bev(), EV_READ | EV_WRITE);
-  bufferevent_setcb(conn->bev(), nullptr, nullptr, nullptr, nullptr);
+  quiesce(conn->bev());
   reaper_.defer(std::move(*it));
   idle.erase(it);
 }

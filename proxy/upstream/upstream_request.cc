@@ -28,16 +28,14 @@ UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Handler& handler, std::stri
 UpstreamRequest::~UpstreamRequest() {
   if (counted_ && conn_) pool_.request_finished(conn_->server());
   if (conn_) {
-    bufferevent_setcb(conn_->bev(), nullptr, nullptr, nullptr, nullptr);
-    bufferevent_disable(conn_->bev(), EV_READ | EV_WRITE);
+    quiesce(conn_->bev());
   }
 }
 
 void UpstreamRequest::detach() {
   handler_ = nullptr;
   if (conn_) {
-    bufferevent_setcb(conn_->bev(), nullptr, nullptr, nullptr, nullptr);
-    bufferevent_disable(conn_->bev(), EV_READ | EV_WRITE);
+    quiesce(conn_->bev());
   }
 }
 
@@ -384,8 +382,7 @@ void UpstreamRequest::fail(Failure failure) {
   if (conn_) {
     if (counted_) pool_.request_finished(conn_->server());
     counted_ = false;
-    bufferevent_setcb(conn_->bev(), nullptr, nullptr, nullptr, nullptr);
-    bufferevent_disable(conn_->bev(), EV_READ | EV_WRITE);
+    quiesce(conn_->bev());
     pool_.reaper().defer(std::move(conn_));
   }
   if (handler_) handler_->on_upstream_failure(failure);
