@@ -32,4 +32,23 @@ inline void move_bytes(evbuffer* dst, evbuffer* src, size_t n, bool coalesce) {
   evbuffer_commit_space(dst, vec, nvec);
 }
 
+/// Moves all of `src` to the end of `dst` as contiguous pieces of at most `piece` bytes (one copy).
+/// For TLS: bufferevent_openssl calls SSL_write once per chain, so 16 KiB chains become full-size
+/// TLS records, one write each, instead of a record and a syscall per small frame.
+inline void move_in_pieces(evbuffer* dst, evbuffer* src, size_t piece) {
+  size_t left = evbuffer_get_length(src);
+  while (left > 0) {
+    size_t n = left < piece ? left : piece;
+    evbuffer_iovec vec;
+    if (evbuffer_reserve_space(dst, static_cast<ev_ssize_t>(n), &vec, 1) != 1) {
+      evbuffer_add_buffer(dst, src);
+      return;
+    }
+    evbuffer_remove(src, vec.iov_base, n);
+    vec.iov_len = n;
+    evbuffer_commit_space(dst, &vec, 1);
+    left -= n;
+  }
+}
+
 }  // namespace pforte

@@ -15,6 +15,7 @@ namespace {
 constexpr size_t kOutputHighWatermark = 64 * 1024;
 constexpr int32_t kStreamWindow = 256 * 1024;
 constexpr int32_t kConnectionWindow = 4 * 1024 * 1024;
+constexpr size_t kTlsRecord = 16 * 1024;  ///< largest TLS record payload
 
 nghttp2_nv make_nv(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
@@ -97,6 +98,7 @@ H2Session::H2Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer)
       peer_(std::move(peer)),
       timer_(evtimer_new(worker.base(), &H2Session::on_timer, this)),
       flush_event_(event_new(worker.base(), -1, 0, &H2Session::on_flush_event, this)),
+      stage_(peer_.tls ? make_evbuffer() : nullptr),
       scratch_(make_evbuffer()) {}
 
 H2Session::~H2Session() {
@@ -255,7 +257,7 @@ void H2Session::flush() {
   in_send_ = true;
   do {
     send_again_ = false;
-    if (evbuffer_get_length(bufferevent_get_output(bev_.get())) >= kOutputHighWatermark) break;
+    if (output_pending() >= kOutputHighWatermark) break;
     int rv = nghttp2_session_send(session_.get());
     if (rv != 0) {
       PF_INFO("client %s: HTTP/2 send failed: %s", peer_.address.c_str(), nghttp2_strerror(rv));
@@ -265,6 +267,7 @@ void H2Session::flush() {
     }
   } while (send_again_);
   in_send_ = false;
+  if (stage_) move_in_pieces(bufferevent_get_output(bev_.get()), stage_.get(), kTlsRecord);
   if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get()) &&
       evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
     close();
@@ -343,11 +346,19 @@ H2Session::Stream* H2Session::stream(int32_t id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+size_t H2Session::output_pending() const {
+  size_t n = evbuffer_get_length(bufferevent_get_output(bev_.get()));
+  return stage_ ? n + evbuffer_get_length(stage_.get()) : n;
+}
+
+evbuffer* H2Session::output() {
+  return stage_ ? stage_.get() : bufferevent_get_output(bev_.get());
+}
+
 ssize_t H2Session::cb_send(nghttp2_session*, const uint8_t* data, size_t len, int, void* self) {
   auto* s = static_cast<H2Session*>(self);
-  evbuffer* out = bufferevent_get_output(s->bev_.get());
-  if (evbuffer_get_length(out) >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
-  evbuffer_add(out, data, len);
+  if (s->output_pending() >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+  evbuffer_add(s->output(), data, len);
   return static_cast<ssize_t>(len);
 }
 
@@ -355,15 +366,15 @@ int H2Session::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_
                             size_t length, nghttp2_data_source* source, void* self) {
   auto* s = static_cast<H2Session*>(self);
   auto* st = static_cast<Stream*>(source->ptr);
-  evbuffer* out = bufferevent_get_output(s->bev_.get());
-  if (evbuffer_get_length(out) >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+  if (s->output_pending() >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+  evbuffer* out = s->output();
   evbuffer_add(out, framehd, 9);
   size_t padlen = frame->data.padlen;
   if (padlen > 0) {
     uint8_t pad_length = static_cast<uint8_t>(padlen - 1);
     evbuffer_add(out, &pad_length, 1);
   }
-  move_bytes(out, st->out_.get(), length, s->peer_.tls);
+  evbuffer_remove_buffer(st->out_.get(), out, length);  // TLS: copied once, when staged out
   if (padlen > 1) {
     static const uint8_t kZeros[256] = {};
     evbuffer_add(out, kZeros, padlen - 1);

@@ -40,6 +40,10 @@ class H2Session final : public Session {
   void on_input();
   /// Sends what nghttp2 has queued, as far as the output buffer allows. Safe to call anytime.
   void flush();
+  /// Bytes queued for the client: staged and in the bufferevent.
+  size_t output_pending() const;
+  /// Where frames are written: the stage (TLS) or the bufferevent's output (cleartext).
+  evbuffer* output();
   /// Flushes once at the end of this loop iteration (batches many streams into one write).
   void schedule_flush();
   static void on_flush_event(evutil_socket_t, short, void* self);
@@ -83,6 +87,9 @@ class H2Session final : public Session {
   std::unique_ptr<nghttp2_session, SessionFree> session_;
   EventPtr timer_;
   EventPtr flush_event_;
+  /// TLS only: frames collect here during a flush and then move to the bufferevent in 16 KiB
+  /// contiguous pieces, so each becomes one full TLS record (see move_in_pieces).
+  EvbufferPtr stage_;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   EvbufferPtr scratch_;
   bool in_recv_ = false;
