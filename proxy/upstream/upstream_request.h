@@ -84,6 +84,10 @@ class UpstreamRequest {
   void connect_next();
   void on_connected();
   void flush_pending();
+  /// True once the connection is established (or reused) and bytes may be written.
+  bool connected() const;
+  /// Writes buffered request bytes to the socket now; arms EV_WRITE only for what is left.
+  void write_now();
   /// Where request body bytes go now: the connection's output, or pending_ until connected.
   evbuffer* body_target();
   void process_input();
