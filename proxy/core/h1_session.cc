@@ -46,7 +46,9 @@ void H1Session::start() {
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
   bufferevent_set_timeouts(bev_.get(), nullptr,
                            worker_.timeouts().get(worker_.config()->limits.idle_timeout));
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  // Cleartext responses are written straight to the socket (write_now); EV_WRITE is armed only
+  // for what the kernel does not take. TLS goes through bufferevent_openssl as usual.
+  bufferevent_enable(bev_.get(), peer_.tls ? EV_READ | EV_WRITE : EV_READ);
   arm_timer();
   if (evbuffer_get_length(bufferevent_get_input(bev_.get()))) process_input();
 }
@@ -109,8 +111,23 @@ void H1Session::on_read(bufferevent*, void* self) {
   static_cast<H1Session*>(self)->process_input();
 }
 
-void H1Session::on_write(bufferevent*, void* self) {
+void H1Session::write_now() {
+  if (closed_ || !bev_) return;
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  if (evbuffer_get_length(out) == 0) return;
+  if (!peer_.tls && !(bufferevent_get_enabled(bev_.get()) & EV_WRITE)) {
+    evbuffer_write(out, bufferevent_getfd(bev_.get()));
+    if (evbuffer_get_length(out) == 0) return;
+  }
+  // Leftovers, TLS, or an error (which libevent then reports through on_event).
+  ensure_enabled(bev_.get(), EV_WRITE);
+}
+
+void H1Session::on_write(bufferevent* bev, void* self) {
   auto* s = static_cast<H1Session*>(self);
+  if (!s->peer_.tls && !s->tunnel_ && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+    bufferevent_disable(bev, EV_WRITE);  // drained: back to direct writes
+  }
   if (s->exchange_) s->exchange_->on_downstream_writable();
   if (s->closed_) return;
   if (s->closing_ && evbuffer_get_length(bufferevent_get_output(s->bev_.get())) == 0) {
@@ -326,6 +343,7 @@ void H1Session::reject(int status, std::string_view reason) {
 void H1Session::send_continue() {
   if (client_minor_ >= 1 && !closed_) {
     evbuffer_add(bufferevent_get_output(bev_.get()), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    write_now();
   }
 }
 
@@ -391,10 +409,15 @@ void H1Session::send_body(evbuffer* piece) {
   if (response_chunked_) http::append_chunk_header(out, len);
   move_bytes(out, piece, len, peer_.tls && len <= kCoalesceLimit);
   if (response_chunked_) evbuffer_add(out, "\r\n", 2);
+  write_now();
 }
 
 void H1Session::send_end(const http::Headers* trailers) {
-  if (closed_ || !response_chunked_) return;
+  if (closed_) return;
+  if (!response_chunked_) {
+    write_now();
+    return;
+  }
   evbuffer* out = bufferevent_get_output(bev_.get());
   evbuffer_add(out, "0\r\n", 3);
   if (trailers) {
@@ -403,6 +426,7 @@ void H1Session::send_end(const http::Headers* trailers) {
     }
   }
   evbuffer_add(out, "\r\n", 2);
+  write_now();
 }
 
 size_t H1Session::response_buffered() const {

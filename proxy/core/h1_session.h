@@ -40,6 +40,9 @@ class H1Session final : public Session, public Downstream {
   enum class Body : uint8_t { kNone, kLength, kChunked };
 
   void process_input();
+  /// Writes queued response bytes to the socket now (cleartext), arming EV_WRITE only for
+  /// leftovers; with TLS it just makes sure the bufferevent writes.
+  void write_now();
   bool read_head(evbuffer* in);
   void feed_body(evbuffer* in);
   void reject(int status, std::string_view reason);
