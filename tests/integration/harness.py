@@ -214,6 +214,27 @@ def raw_request(port, data, read_timeout=3.0, host="127.0.0.1"):
         return b"".join(chunks)
 
 
+def end_client(proc):
+    """Stops a client process started by a test (kill if still running) and reaps it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
+class OriginTestCase(unittest.TestCase):
+    """Base class: one origin per test class in a temp dir; each test starts the pforte it needs."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tempfile.TemporaryDirectory(prefix="pforte-it-")
+        cls.origin = Origin(cls._tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.origin.stop()
+        cls._tmp.cleanup()
+
+
 class ProxyTestCase(unittest.TestCase):
     """Base class: a temp dir, an origin and a pforte per test class, all stopped afterwards.
     Subclasses may override `origin_args`, `pforte_kwargs()`."""

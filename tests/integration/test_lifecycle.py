@@ -122,18 +122,8 @@ class ConfigCheck(unittest.TestCase):
         self.assertIn(path, r.stderr.decode())
 
 
-class Signals(unittest.TestCase):
+class Signals(harness.OriginTestCase):
     """Each test starts its own pforte, since each one ends it."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory(prefix="pforte-it-")
-        cls.origin = harness.Origin(cls._tmp.name)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.origin.stop()
-        cls._tmp.cleanup()
 
     def pforte(self, global_extra="", **kw):
         tmp = tempfile.TemporaryDirectory(prefix="pforte-it-")
@@ -147,14 +137,8 @@ class Signals(unittest.TestCase):
         proc = subprocess.Popen(["curl", "-sS", "--max-time", "20", "-o", "/dev/null", "-w",
                                  "%{http_code} %{size_download}", *args, url],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.addCleanup(self.end_client, proc)
+        self.addCleanup(harness.end_client, proc)
         return proc
-
-    @staticmethod
-    def end_client(proc):
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
 
     def wait_until_at_origin(self, before, timeout=5.0):
         """Waits until the origin has received one more /slow or /hang request ("other" paths;

@@ -486,19 +486,9 @@ class Proxying(harness.ProxyTestCase):
         self.assertEqual(status, 200)
 
 
-class Streaming(unittest.TestCase):
+class Streaming(harness.OriginTestCase):
     """Bodies far larger than pforte's memory bound; a fresh pforte per test so its peak RSS
     (VmHWM) belongs to that one transfer."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory(prefix="pforte-it-")
-        cls.origin = harness.Origin(cls._tmp.name)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.origin.stop()
-        cls._tmp.cleanup()
 
     def setUp(self):
         self.proxy = harness.Pforte(self._tmp.name, {"platform": 'servers = ["%s"]' % self.origin.address},

@@ -113,14 +113,8 @@ class Upstreams(unittest.TestCase):
         proc = subprocess.Popen(["curl", "-sS", "--http1.1", "-o", "/dev/null", "-w", "%{http_code}",
                                  proxy.url("/slow?ms=%d" % ms)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
-        self.addCleanup(self.end_client, proc)
+        self.addCleanup(harness.end_client, proc)
         return proc
-
-    @staticmethod
-    def end_client(proc):
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
 
     def wait_for_slow_request_at(self, origins, timeout=5.0):
         """The origin whose /slow request is in progress (/slow counts as "other")."""
