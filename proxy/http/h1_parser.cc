@@ -248,6 +248,24 @@ bool parse_field_line(std::string_view line, bool complete, std::string_view& na
   return true;
 }
 
+/// What a line's end says about the head: 0 = a complete line, -1 = need more bytes, else the
+/// error status (with `reason`). Shared by the start line and field line readers.
+int line_end_status(LineKind kind, int bad_status, int too_large_status, std::string_view& reason) {
+  switch (kind) {
+    case LineKind::kLine:
+      return 0;
+    case LineKind::kPartial:
+      return -1;
+    case LineKind::kTooLarge:
+      reason = "head too large";
+      return too_large_status;
+    case LineKind::kBareCr:
+      reason = "bare CR";
+      return bad_status;
+  }
+  return bad_status;
+}
+
 using Fields = std::vector<std::pair<std::string_view, std::string_view>>;
 
 /// Reads the field lines after the start line at `pos` until the empty line. Returns 0 with
@@ -266,18 +284,7 @@ int parse_fields(std::string_view buf, size_t limit, size_t& pos, Fields& fields
     std::string_view name;
     std::string_view value;
     if (!parse_field_line(line, kind == LineKind::kLine, name, value, reason)) return bad_status;
-    switch (kind) {
-      case LineKind::kLine:
-        break;
-      case LineKind::kPartial:
-        return -1;
-      case LineKind::kTooLarge:
-        reason = "head too large";
-        return too_large_status;
-      case LineKind::kBareCr:
-        reason = "bare CR";
-        return bad_status;
-    }
+    if (int st = line_end_status(kind, bad_status, too_large_status, reason)) return st;
     if (fields.size() >= kMaxFields) {
       reason = "too many header fields";
       return too_large_status;
@@ -507,15 +514,8 @@ ParseStatus parse_request_head(std::string_view buf, size_t max_head_bytes, Requ
     if (int status = parse_request_line(line, kind == LineKind::kLine, out, reason)) {
       return fail(out, status, reason);
     }
-    switch (kind) {
-      case LineKind::kLine:
-        break;
-      case LineKind::kPartial:
-        return ParseStatus::kIncomplete;
-      case LineKind::kTooLarge:
-        return fail(out, 431, "head too large");
-      case LineKind::kBareCr:
-        return fail(out, 400, "bare CR");
+    if (int st = line_end_status(kind, 400, 431, reason)) {
+      return st < 0 ? ParseStatus::kIncomplete : fail(out, st, reason);
     }
     pos = next;
     break;
@@ -538,15 +538,8 @@ ParseStatus parse_response_head(std::string_view buf, size_t max_head_bytes,
   if (!parse_status_line(line, kind == LineKind::kLine, out, reason)) {
     return fail(out, 502, reason);
   }
-  switch (kind) {
-    case LineKind::kLine:
-      break;
-    case LineKind::kPartial:
-      return ParseStatus::kIncomplete;
-    case LineKind::kTooLarge:
-      return fail(out, 502, "head too large");
-    case LineKind::kBareCr:
-      return fail(out, 502, "bare CR");
+  if (int st = line_end_status(kind, 502, 502, reason)) {
+    return st < 0 ? ParseStatus::kIncomplete : fail(out, st, reason);
   }
   int status = parse_fields(buf, max_head_bytes, pos, out.fields, 502, 502, reason);
   if (status < 0) return ParseStatus::kIncomplete;
