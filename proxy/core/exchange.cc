@@ -134,7 +134,6 @@ void Exchange::resume(module::Decision decision) {
 }
 
 void Exchange::forward() {
-  const config::UpstreamConfig& upstream_config = config_->upstreams[route_->upstream_index];
   upstream::UpstreamPool& pool = worker_.pool(route_->upstream_index);
   upstream::BodyMode mode = upstream::BodyMode::kNone;
   if (info_.has_body) {
@@ -144,7 +143,6 @@ void Exchange::forward() {
   upstream_ = std::make_unique<upstream::UpstreamRequest>(pool, *this, info_.request.method,
                                                           build_upstream_head(mode), mode,
                                                           info_.upgrade, retry_on_stale);
-  (void)upstream_config;
   upstream_->start();
   if (finished_) return;
   if (early_body_ && evbuffer_get_length(early_body_.get()))

@@ -500,10 +500,6 @@ void H1Session::linger() {
 }
 
 void H1Session::close() {
-  if (closed_ && !bev_) {
-    worker_.session_closed(this);
-    return;
-  }
   if (closed_) return;
   closed_ = true;
   evtimer_del(timer_.get());
