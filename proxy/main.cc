@@ -60,8 +60,18 @@ int main(int argc, char** argv) {
       }
     }
     if (!ok) return 1;
+    auto generation = pforte::module::prepare_generation(*loaded, nullptr);
+    if (!generation) {
+      fprintf(stderr, "%s\n", generation.error().c_str());
+      return 1;
+    }
     fprintf(stderr, "%s: configuration is valid\n", path.c_str());
     return 0;
   }
-  return pforte::server::run(*loaded);
+  auto generation = pforte::module::prepare_generation(*loaded, nullptr);
+  if (!generation) {
+    fprintf(stderr, "%s\n", generation.error().c_str());
+    return 1;
+  }
+  return pforte::server::run(*generation);
 }

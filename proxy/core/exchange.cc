@@ -68,10 +68,10 @@ std::string via_token(int version) {
 
 }  // namespace
 
-Exchange::Exchange(WorkerContext& worker, std::shared_ptr<const config::Config> config,
+Exchange::Exchange(WorkerContext& worker, std::shared_ptr<WorkerGeneration> generation,
                    Downstream& downstream, RequestInfo info)
     : worker_(worker),
-      config_(std::move(config)),
+      gen_(std::move(generation)),
       downstream_(&downstream),
       info_(std::move(info)),
       started_(std::chrono::steady_clock::now()) {}
@@ -89,18 +89,35 @@ module::ResumeHandle Exchange::resume_handle() {
 }
 
 void Exchange::start() {
+  states_.resize(modules().size());
+  if (info_.admin) {
+    static const config::RouteConfig kAdminRoute;
+    route_ = &kAdminRoute;
+    run_admin_phase(0);
+    return;
+  }
   std::string host = normalize_host(info_.request.authority);
-  route_ = match_route(*config_, host, info_.request.path);
+  route_ = match_route(config(), host, info_.request.path);
   if (!route_) {
     send_error(404, "No route for this host and path.\n");
     return;
   }
-  states_.resize(worker_.modules().size());
   run_request_phase(0);
 }
 
+void Exchange::run_admin_phase(size_t from) {
+  auto& mods = modules();
+  for (size_t i = from; i < mods.size(); ++i) {
+    module::Decision d = mods[i]->on_admin(*this);
+    if (d.kind() == module::Decision::Kind::kProceed) continue;
+    apply(std::move(d), i);
+    return;
+  }
+  send_error(404, "No such admin page.\n");
+}
+
 void Exchange::run_request_phase(size_t from) {
-  auto& modules = worker_.modules();
+  auto& modules = this->modules();
   for (size_t i = from; i < modules.size(); ++i) {
     module::Decision d = modules[i]->on_request(*this);
     if (d.kind() == module::Decision::Kind::kProceed) continue;
@@ -113,7 +130,10 @@ void Exchange::run_request_phase(size_t from) {
 void Exchange::apply(module::Decision decision, size_t module_index) {
   switch (decision.kind()) {
     case module::Decision::Kind::kProceed:
-      run_request_phase(module_index + 1);
+      if (info_.admin)
+        run_admin_phase(module_index + 1);
+      else
+        run_request_phase(module_index + 1);
       break;
     case module::Decision::Kind::kReply: {
       std::unique_ptr<module::LocalReply> reply = decision.take_reply();
@@ -134,7 +154,7 @@ void Exchange::resume(module::Decision decision) {
 }
 
 void Exchange::forward() {
-  upstream::UpstreamPool& pool = worker_.pool(route_->upstream_index);
+  upstream::UpstreamPool& pool = *gen_->pools[route_->upstream_index];
   upstream::BodyMode mode = upstream::BodyMode::kNone;
   if (info_.has_body) {
     mode = info_.content_length ? upstream::BodyMode::kLength : upstream::BodyMode::kChunked;
@@ -289,26 +309,78 @@ void Exchange::on_upstream_head(module::Response&& head, const upstream::Respons
   if (auto v = head.headers.get("via")) via.assign(*v).append(", ");
   via.append("1.1 pforte");
   head.headers.set("via", via);
-  send_response_head(head, body);
+  if (!send_response_head(head, body)) return;
   if (info.upgraded && downstream_) {
     downstream_->start_tunnel(upstream_->take_connection());
     finish();
   }
 }
 
-void Exchange::send_response_head(module::Response& head, const BodyInfo& body) {
+bool Exchange::send_response_head(module::Response& head, BodyInfo body) {
   status_ = head.status;
   if (route_) {
-    for (auto& m : worker_.modules()) m->on_response_head(*this, head);
+    for (auto& m : modules()) m->on_response_head(*this, head);
   }
+  if (replacement_) {
+    std::unique_ptr<module::LocalReply> reply = std::move(replacement_);
+    if (++replacements_ > 3) {
+      send_error(500, "Internal error: a response was replaced too often.\n");
+      return false;
+    }
+    body_rewritten_ = false;
+    release_upstream();
+    send_local_reply(std::move(*reply));
+    return false;
+  }
+  if (body_rewritten_) body.content_length.reset();
   head_sent_ = true;
   if (downstream_) downstream_->send_head(head, body);
+  return true;
+}
+
+void Exchange::replace_response(module::LocalReply reply) {
+  replacement_ = std::make_unique<module::LocalReply>(std::move(reply));
+}
+
+void Exchange::write_body(evbuffer* piece) {
+  if (finished_ || !downstream_) {
+    evbuffer_drain(piece, evbuffer_get_length(piece));
+    return;
+  }
+  bytes_sent_ += evbuffer_get_length(piece);
+  downstream_->send_body(piece);
+}
+
+void Exchange::end_body() {
+  if (finished_ || !body_held_) return;
+  body_held_ = false;
+  end_sent_ = true;
+  if (downstream_) downstream_->send_end(nullptr);
+  finish();
+}
+
+void Exchange::end_response(evbuffer* last_piece, const http::Headers* trailers) {
+  if (route_) {
+    for (auto& m : modules()) m->on_response_body(*this, last_piece, true);
+  }
+  size_t left = evbuffer_get_length(last_piece);
+  if (left && downstream_ && info_.request.method != "HEAD") {
+    bytes_sent_ += left;
+    downstream_->send_body(last_piece);
+  }
+  if (body_held_) {
+    release_upstream();
+    return;
+  }
+  end_sent_ = true;
+  if (downstream_) downstream_->send_end(trailers);
+  finish();
 }
 
 void Exchange::on_upstream_body(evbuffer* piece) {
   if (finished_ || !downstream_) return;
   if (route_) {
-    for (auto& m : worker_.modules()) m->on_response_body(*this, piece, false);
+    for (auto& m : modules()) m->on_response_body(*this, piece, false);
   }
   bytes_sent_ += evbuffer_get_length(piece);
   downstream_->send_body(piece);
@@ -319,13 +391,8 @@ void Exchange::on_upstream_body(evbuffer* piece) {
 
 void Exchange::on_upstream_end(const http::Headers* trailers) {
   if (finished_) return;
-  if (route_) {
-    EvbufferPtr empty = make_evbuffer();
-    for (auto& m : worker_.modules()) m->on_response_body(*this, empty.get(), true);
-  }
-  end_sent_ = true;
-  if (downstream_) downstream_->send_end(trailers);
-  finish();
+  EvbufferPtr empty = make_evbuffer();
+  end_response(empty.get(), trailers);
 }
 
 void Exchange::on_upstream_failure(upstream::Failure failure) {
@@ -352,9 +419,9 @@ void Exchange::on_upstream_failure(upstream::Failure failure) {
     return;
   }
   if (route_) {
-    auto& modules = worker_.modules();
-    for (size_t i = 0; i < modules.size(); ++i) {
-      module::Decision d = modules[i]->on_upstream_error(*this, status);
+    auto& mods = modules();
+    for (size_t i = 0; i < mods.size(); ++i) {
+      module::Decision d = mods[i]->on_upstream_error(*this, status);
       if (d.kind() == module::Decision::Kind::kReply) {
         send_local_reply(std::move(*d.take_reply()));
         return;
@@ -398,14 +465,10 @@ void Exchange::send_local_reply(module::LocalReply reply) {
   size_t len = reply.body ? evbuffer_get_length(reply.body.get()) : 0;
   bool head_only = info_.request.method == "HEAD";
   BodyInfo body{len > 0 && !head_only, len};
-  send_response_head(reply.response, body);
-  if (len && downstream_ && !head_only) {
-    bytes_sent_ += len;
-    downstream_->send_body(reply.body.get());
-  }
-  end_sent_ = true;
-  if (downstream_) downstream_->send_end(nullptr);
-  finish();
+  if (!send_response_head(reply.response, body)) return;
+  if (!reply.body) reply.body = make_evbuffer();
+  if (head_only) evbuffer_drain(reply.body.get(), len);
+  end_response(reply.body.get(), nullptr);
 }
 
 void Exchange::release_upstream() {
@@ -440,13 +503,33 @@ void Exchange::on_downstream_closed() {
   release_upstream();
 }
 
+void Exchange::record_metrics() {
+  uint64_t route = info_.admin ? 0xfffe : route_ ? route_->index : 0xffff;
+  uint64_t key = route << 16 | static_cast<uint64_t>(status_ & 0xffff);
+  module::Counter*& counter = gen_->request_counters[key];
+  if (!counter) {
+    std::string label = info_.admin ? "admin" : route_ ? std::to_string(route_->index) : "none";
+    counter = &module::metrics().counter("pforte_requests_total",
+                                         "Requests answered, by route (index in the config) and "
+                                         "status code (499: the client left first).",
+                                         {{"route", label}, {"code", std::to_string(status_)}});
+  }
+  counter->add();
+  static module::Histogram& duration = module::metrics().histogram(
+      "pforte_request_duration_seconds",
+      "Time from the request head to the end of the response, all routes.", {});
+  duration.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+}
+
 void Exchange::write_log() {
   if (logged_) return;
   logged_ = true;
   AccessLog& log = worker_.access_log();
   if (route_) {
-    for (auto& m : worker_.modules()) m->on_log(*this, log_);
+    for (auto& m : modules()) m->on_log(*this, log_);
   }
+  record_metrics();
   if (!log.enabled()) return;
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

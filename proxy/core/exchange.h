@@ -28,13 +28,16 @@ struct RequestInfo {
   std::optional<uint64_t> content_length;  ///< declared body length
   bool expect_continue = false;            ///< HTTP/1.1 Expect: 100-continue
   bool upgrade = false;                    ///< HTTP/1.1 Connection: upgrade with Upgrade
+  bool admin = false;                      ///< arrived on the admin listener
+  int fetch_depth = 0;                     ///< >0: an internal fetch (no client connection)
+  uint32_t fetch_flags = 0;                ///< module::FetchOptions::flags of a fetch
 };
 
 class Exchange final : public module::ExchangeContext,
                        public upstream::UpstreamRequest::Handler,
                        public std::enable_shared_from_this<Exchange> {
  public:
-  Exchange(WorkerContext& worker, std::shared_ptr<const config::Config> config,
+  Exchange(WorkerContext& worker, std::shared_ptr<WorkerGeneration> generation,
            Downstream& downstream, RequestInfo info);
   ~Exchange() override;
 
@@ -57,13 +60,23 @@ class Exchange final : public module::ExchangeContext,
   // module::ExchangeContext
   module::Request& request() override { return info_.request; }
   const config::RouteConfig& route() const override { return *route_; }
-  const config::Config& config() const override { return *config_; }
+  const config::Config& config() const override { return gen_->config(); }
   std::string_view client_address() const override { return info_.client_address; }
   bool tls() const override { return info_.tls; }
   event_base* base() override { return worker_.base(); }
   module::LogRecord& log_record() override { return log_; }
   std::unique_ptr<module::ModuleState>& state(size_t module_index) override;
   module::ResumeHandle resume_handle() override;
+  const module::Generation& generation() const override { return *gen_->generation; }
+  bool admin() const override { return info_.admin; }
+  int fetch_depth() const override { return info_.fetch_depth; }
+  uint32_t fetch_flags() const override { return info_.fetch_flags; }
+  module::WorkerServices& services() override { return worker_.services(); }
+  void replace_response(module::LocalReply reply) override;
+  void set_body_rewritten() override { body_rewritten_ = true; }
+  void hold_body_end() override { body_held_ = true; }
+  void write_body(evbuffer* piece) override;
+  void end_body() override;
 
   // upstream::UpstreamRequest::Handler
   void on_upstream_head(module::Response&& head, const upstream::ResponseInfo& info) override;
@@ -77,20 +90,27 @@ class Exchange final : public module::ExchangeContext,
 
  private:
   void run_request_phase(size_t from);
+  void run_admin_phase(size_t from);
+  /// Runs the body hooks on the last piece and ends the response unless a module holds it.
+  void end_response(evbuffer* last_piece, const http::Headers* trailers);
   void apply(module::Decision decision, size_t module_index);
   void forward();
   std::string build_upstream_head(upstream::BodyMode mode) const;
   void send_local_reply(module::LocalReply reply);
   void send_error(int status, std::string_view message);
-  void send_response_head(module::Response& head, const BodyInfo& body);
+  /// Runs the response_head hooks and sends the head. False if a module replaced the response
+  /// (then the replacement has been sent and the exchange may be finished).
+  bool send_response_head(module::Response& head, BodyInfo body);
+  std::vector<std::unique_ptr<module::Module>>& modules() { return gen_->modules; }
   void update_request_backpressure();
   void release_upstream();
   void finish();
   void write_log();
+  void record_metrics();
 
   WorkerContext& worker_;
-  std::shared_ptr<const config::Config> config_;  ///< the snapshot this exchange started with
-  Downstream* downstream_;                        ///< null once the client is gone
+  std::shared_ptr<WorkerGeneration> gen_;  ///< the generation this exchange started with
+  Downstream* downstream_;                 ///< null once the client is gone
   RequestInfo info_;
   const config::RouteConfig* route_ = nullptr;
   std::chrono::steady_clock::time_point started_;
@@ -110,7 +130,11 @@ class Exchange final : public module::ExchangeContext,
   int status_ = 0;
   uint64_t bytes_sent_ = 0;
   std::string upstream_server_;
-  std::string note_;  ///< why it failed, for the log
+  std::string note_;                                 ///< why it failed, for the log
+  std::unique_ptr<module::LocalReply> replacement_;  ///< set by replace_response()
+  int replacements_ = 0;
+  bool body_rewritten_ = false;  ///< a module changes the body: its length is unknown
+  bool body_held_ = false;       ///< a module ends the response later (end_body)
 };
 
 }  // namespace pforte::core

@@ -45,7 +45,7 @@ void H1Session::start() {
   bufferevent_setcb(bev_.get(), &on_read, &on_write, &on_event, this);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
   bufferevent_set_timeouts(bev_.get(), nullptr,
-                           worker_.timeouts().get(worker_.config()->limits.idle_timeout));
+                           worker_.timeouts().get(worker_.config().limits.idle_timeout));
   // Cleartext responses are written straight to the socket (write_now); EV_WRITE is armed only
   // for what the kernel does not take. TLS goes through bufferevent_openssl as usual.
   bufferevent_enable(bev_.get(), peer_.tls ? EV_READ | EV_WRITE : EV_READ);
@@ -68,7 +68,7 @@ void H1Session::close_now() {
 
 void H1Session::arm_timer() {
   if (closed_) return;
-  const config::LimitsConfig& limits = worker_.config()->limits;
+  const config::LimitsConfig& limits = worker_.config().limits;
   if (lingering_) {
     timeval tv{kLingerSeconds, 0};
     evtimer_add(timer_.get(), &tv);
@@ -176,7 +176,7 @@ void H1Session::process_input() {
       continue;
     }
     // Waiting for the response; keep a bounded amount of pipelined input.
-    if (evbuffer_get_length(in) > worker_.config()->limits.max_header_bytes) {
+    if (evbuffer_get_length(in) > worker_.config().limits.max_header_bytes) {
       bufferevent_disable(bev_.get(), EV_READ);
     }
     break;
@@ -201,7 +201,7 @@ bool H1Session::read_head(evbuffer* in) {
       return false;
     }
   }
-  const config::LimitsConfig& limits = worker_.config()->limits;
+  const config::LimitsConfig& limits = worker_.config().limits;
   http::HeadPeek peek = http::peek_head(in, limits.max_header_bytes);
   if (!peek.found) {
     if (peek.too_large) {
@@ -241,6 +241,7 @@ bool H1Session::read_head(evbuffer* in) {
   for (const auto& [name, value] : head.fields) req.headers.add(name, value);
   info.client_address = peer_.address;
   info.tls = peer_.tls;
+  info.admin = peer_.admin;
   info.expect_continue = head.expect_continue;
   info.upgrade = head.upgrade;
   client_minor_ = head.version_minor;
@@ -269,7 +270,7 @@ bool H1Session::read_head(evbuffer* in) {
   ++requests_;
   bool too_large = head.framing == http::BodyFraming::kContentLength &&
                    head.content_length > limits.max_body_bytes;
-  exchange_ = std::make_shared<Exchange>(worker_, worker_.config(), *this, std::move(info));
+  exchange_ = std::make_shared<Exchange>(worker_, worker_.generation(), *this, std::move(info));
   std::shared_ptr<Exchange> keep = exchange_;
   if (too_large) {
     PF_INFO("client %s: request body of %llu bytes over max_body_bytes", peer_.address.c_str(),
@@ -285,7 +286,7 @@ bool H1Session::read_head(evbuffer* in) {
 
 void H1Session::feed_body(evbuffer* in) {
   std::shared_ptr<Exchange> ex = exchange_;
-  const uint64_t max_body = worker_.config()->limits.max_body_bytes;
+  const uint64_t max_body = worker_.config().limits.max_body_bytes;
   if (body_ == Body::kLength) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(evbuffer_get_length(in), body_remaining_));
     evbuffer_remove_buffer(in, scratch_.get(), n);
@@ -333,9 +334,10 @@ void H1Session::reject(int status, std::string_view reason) {
   info.request.version = 11;
   info.client_address = peer_.address;
   info.tls = peer_.tls;
+  info.admin = peer_.admin;
   evbuffer_drain(bufferevent_get_input(bev_.get()),
                  evbuffer_get_length(bufferevent_get_input(bev_.get())));
-  exchange_ = std::make_shared<Exchange>(worker_, worker_.config(), *this, std::move(info));
+  exchange_ = std::make_shared<Exchange>(worker_, worker_.generation(), *this, std::move(info));
   std::shared_ptr<Exchange> keep = exchange_;
   exchange_->fail_request(status, reason);
 }

@@ -135,7 +135,7 @@ void H2Session::start() {
   nghttp2_session_callbacks_del(cbs);
   session_.reset(session);
 
-  const config::LimitsConfig& limits = worker_.config()->limits;
+  const config::LimitsConfig& limits = worker_.config().limits;
   nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.h2_max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
@@ -156,7 +156,7 @@ void H2Session::start() {
 
 void H2Session::arm_idle_timer() {
   if (closed_) return;
-  const config::LimitsConfig& limits = worker_.config()->limits;
+  const config::LimitsConfig& limits = worker_.config().limits;
   if (!streams_.empty()) {
     evtimer_del(timer_.get());
     return;
@@ -461,6 +461,7 @@ int H2Session::cb_begin_headers(nghttp2_session* session, const nghttp2_frame* f
   auto st = std::make_unique<Stream>(*s, frame->hd.stream_id);
   st->info_.client_address = s->peer_.address;
   st->info_.tls = s->peer_.tls;
+  st->info_.admin = s->peer_.admin;
   st->info_.request.scheme = s->peer_.tls ? "https" : "http";
   st->info_.request.version = 20;
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st.get());
@@ -478,7 +479,7 @@ int H2Session::cb_header(nghttp2_session*, const nghttp2_frame* frame, const uin
   std::string_view name(reinterpret_cast<const char*>(name_p), namelen);
   std::string_view value(reinterpret_cast<const char*>(value_p), valuelen);
   st->header_bytes_ += namelen + valuelen + 32;
-  if (st->header_bytes_ > s->worker_.config()->limits.max_header_bytes) {
+  if (st->header_bytes_ > s->worker_.config().limits.max_header_bytes) {
     st->rejected_ = true;
     st->reject_status_ = 431;
     return 0;
@@ -523,13 +524,13 @@ int H2Session::cb_header(nghttp2_session*, const nghttp2_frame* frame, const uin
 
 void H2Session::dispatch(Stream& st) {
   st.dispatched_ = true;
-  const config::LimitsConfig& limits = worker_.config()->limits;
+  const config::LimitsConfig& limits = worker_.config().limits;
   const RequestInfo& info = st.info_;
   bool too_large = info.content_length && *info.content_length > limits.max_body_bytes;
   bool no_path = info.request.path.empty() || info.request.path.front() != '/';
   bool connect = info.request.method == "CONNECT";
   st.head_request_ = info.request.method == "HEAD";
-  st.exchange_ = std::make_shared<Exchange>(worker_, worker_.config(), st, std::move(st.info_));
+  st.exchange_ = std::make_shared<Exchange>(worker_, worker_.generation(), st, std::move(st.info_));
   std::shared_ptr<Exchange> keep = st.exchange_;
   if (st.rejected_) {
     PF_INFO("client %s: HTTP/2 request head over max_header_bytes", peer_.address.c_str());
@@ -582,7 +583,7 @@ int H2Session::cb_data_chunk(nghttp2_session* session, uint8_t, int32_t stream_i
     return 0;
   }
   st->body_received_ += len;
-  if (st->body_received_ > s->worker_.config()->limits.max_body_bytes) {
+  if (st->body_received_ > s->worker_.config().limits.max_body_bytes) {
     nghttp2_session_consume(session, stream_id, len);
     PF_INFO("client %s: HTTP/2 request body over max_body_bytes", s->peer_.address.c_str());
     std::shared_ptr<Exchange> ex = st->exchange_;

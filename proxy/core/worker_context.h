@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "proxy/common/reaper.h"
@@ -19,6 +20,21 @@ namespace pforte::core {
 struct PeerInfo {
   std::string address;  ///< client IP as text
   bool tls = false;     ///< the connection is TLS
+  bool admin = false;   ///< the connection came in on the admin listener
+};
+
+/// One config generation as a worker runs it: the snapshot with the module states, and this
+/// worker's module instances and upstream pools for it. Exchanges hold it until they end, so a
+/// reload never pulls anything from under them. Worker thread only (destroyed there too).
+struct WorkerGeneration {
+  std::shared_ptr<const module::Generation> generation;
+  std::vector<std::unique_ptr<module::Module>> modules;  ///< chain order
+  /// By upstream index. Shared with the next generation when the upstream is unchanged, so its
+  /// keep-alive connections and down-marks survive a reload.
+  std::vector<std::shared_ptr<upstream::UpstreamPool>> pools;
+  /// pforte_requests_total{route,code} by (route << 16 | code), looked up once per pair.
+  std::unordered_map<uint64_t, module::Counter*> request_counters;
+  const config::Config& config() const { return *generation->config; }
 };
 
 /// A client connection speaking one protocol (HTTP/1.1 or HTTP/2). Owned by the worker.
@@ -40,13 +56,13 @@ class WorkerContext {
   virtual Reaper& reaper() = 0;
   /// Common-timeout timevals of this worker's event base.
   virtual CommonTimeouts& timeouts() = 0;
-  /// The worker's pool for upstream `index` of the current config.
-  virtual upstream::UpstreamPool& pool(size_t index) = 0;
-  /// Module instances in chain order.
-  virtual std::vector<std::unique_ptr<module::Module>>& modules() = 0;
+  /// The current generation (new exchanges start with it).
+  virtual const std::shared_ptr<WorkerGeneration>& generation() = 0;
+  /// The current config snapshot.
+  const config::Config& config() { return generation()->config(); }
+  /// Internal fetches and the event loop, for modules.
+  virtual module::WorkerServices& services() = 0;
   virtual AccessLog& access_log() = 0;
-  /// The current config snapshot (new exchanges start with it).
-  virtual const std::shared_ptr<const config::Config>& config() = 0;
   /// True once a graceful stop began (responses should ask clients to close).
   virtual bool draining() const = 0;
   /// The session is done: the worker releases it (deferred) and updates connection counts.

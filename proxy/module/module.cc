@@ -35,6 +35,39 @@ const std::vector<ModuleFactory>& registry() {
   return factories;
 }
 
+std::expected<std::shared_ptr<const Generation>, std::string> prepare_generation(
+    std::shared_ptr<const config::Config> config, const Generation* previous) {
+  auto gen = std::make_shared<Generation>();
+  gen->config = std::move(config);
+  gen->number = previous ? previous->number + 1 : 1;
+  const std::vector<ModuleFactory>& factories = registry();
+  gen->shared.resize(factories.size());
+  for (size_t i = 0; i < factories.size(); ++i) {
+    if (!factories[i].prepare) continue;
+    std::shared_ptr<ModuleShared> before =
+        previous && i < previous->shared.size() ? previous->shared[i] : nullptr;
+    auto shared = factories[i].prepare(*gen->config, std::move(before));
+    if (!shared) return std::unexpected(shared.error());
+    gen->shared[i] = std::move(*shared);
+  }
+  return gen;
+}
+
+void ServerInfo::set_reload_result(bool ok, std::string message, int64_t when_unix) {
+  std::lock_guard lock(mutex_);
+  reload_ = Reload{true, ok, std::move(message), when_unix};
+}
+
+ServerInfo::Reload ServerInfo::reload() const {
+  std::lock_guard lock(mutex_);
+  return reload_;
+}
+
+ServerInfo& server_info() {
+  static ServerInfo info;
+  return info;
+}
+
 std::vector<config::ModuleConfigParser> config_parsers() {
   std::vector<config::ModuleConfigParser> parsers;
   for (const ModuleFactory& f : registry()) {

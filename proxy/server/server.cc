@@ -62,7 +62,8 @@ void on_all_exited(evutil_socket_t fd, short, void* arg) {
 
 }  // namespace
 
-int run(std::shared_ptr<const config::Config> config) {
+int run(std::shared_ptr<const module::Generation> generation) {
+  const std::shared_ptr<const config::Config>& config = generation->config;
   // No evthread_use_pthreads(): every event_base is used by one thread only, and cross-thread
   // wake-ups go through eventfds, so libevent runs without locks.
   signal(SIGPIPE, SIG_IGN);
@@ -99,10 +100,15 @@ int run(std::shared_ptr<const config::Config> config) {
                          ? static_cast<size_t>(config->global.workers)
                          : std::max<size_t>(1, std::thread::hardware_concurrency());
 
-  // One socket per worker per listener. For port 0 the first bind picks the port and the other
-  // workers bind the same one.
+  // One socket per worker per listener (the admin listener last). For port 0 the first bind picks
+  // the port and the other workers bind the same one.
   std::vector<std::vector<int>> fds(n_workers);
-  for (const config::ListenerConfig& l : config->listeners) {
+  std::vector<config::ListenerConfig> all_listeners = config->listeners;
+  shared.public_listeners = all_listeners.size();
+  if (config->admin) all_listeners.push_back(config::ListenerConfig{config->admin->address, {}});
+  for (size_t li = 0; li < all_listeners.size(); ++li) {
+    const config::ListenerConfig& l = all_listeners[li];
+    bool admin = li >= shared.public_listeners;
     config::SocketAddress addr = l.address;
     for (size_t w = 0; w < n_workers; ++w) {
       auto fd = net::open_listen_socket(addr);
@@ -118,7 +124,9 @@ int run(std::shared_ptr<const config::Config> config) {
         addr.addr = bound.addr;
         addr.len = bound.len;
         PF_INFO("listening on %s (%s)", bound.text.c_str(),
-                l.tls ? "TLS: h2, http/1.1" : "http/1.1, h2c");
+                admin   ? "admin: http/1.1, h2c"
+                : l.tls ? "TLS: h2, http/1.1"
+                        : "http/1.1, h2c");
       }
       fds[w].push_back(*fd);
     }
@@ -142,7 +150,7 @@ int run(std::shared_ptr<const config::Config> config) {
     }
   };
   for (size_t i = 0; i < n_workers; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, config, shared, std::move(fds[i])));
+    workers.push_back(std::make_unique<Worker>(i, generation, shared, std::move(fds[i])));
   }
   std::vector<event*> signals;
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
@@ -150,6 +158,10 @@ int run(std::shared_ptr<const config::Config> config) {
     evsignal_add(ev, nullptr);
     signals.push_back(ev);
   }
+  module::ServerInfo& info = module::server_info();
+  info.started_unix = time(nullptr);
+  info.workers = n_workers;
+  info.generation = generation->number;
   for (auto& w : workers) w->start();
   PF_INFO("pforte %s started with %zu worker%s", PFORTE_VERSION, n_workers,
           n_workers == 1 ? "" : "s");
@@ -158,6 +170,9 @@ int run(std::shared_ptr<const config::Config> config) {
 
   for (auto& w : workers) w->join();
   workers.clear();
+  for (const auto& shared_state : generation->shared) {
+    if (shared_state) shared_state->shutdown();
+  }
   for (event* ev : signals) event_free(ev);
   event_free(loop.all_exited);
   ::close(exit_fd);

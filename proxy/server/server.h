@@ -6,11 +6,12 @@
 #include <memory>
 #include <string>
 
-#include "proxy/config/config.h"
+#include "proxy/module/module.h"
 
 namespace pforte::server {
 
-/// Runs pforte with the validated `config` until stopped. Returns the process exit code.
-int run(std::shared_ptr<const config::Config> config);
+/// Runs pforte with the validated, prepared `generation` until stopped. Returns the process exit
+/// code.
+int run(std::shared_ptr<const module::Generation> generation);
 
 }  // namespace pforte::server

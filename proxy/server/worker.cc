@@ -24,26 +24,16 @@ namespace {
 constexpr timeval kTick{0, 100 * 1000};
 }
 
-Worker::Worker(size_t index, std::shared_ptr<const config::Config> config, SharedState& shared,
-               std::vector<int> listen_fds)
-    : index_(index),
-      config_(std::move(config)),
-      shared_(shared),
-      listen_fds_(std::move(listen_fds)) {
+Worker::Worker(size_t index, std::shared_ptr<const module::Generation> generation,
+               SharedState& shared, std::vector<int> listen_fds)
+    : index_(index), shared_(shared), listen_fds_(std::move(listen_fds)) {
   event_config* cfg = event_config_new();
   event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
   base_.reset(event_base_new_with_config(cfg));
   event_config_free(cfg);
   reaper_ = std::make_unique<Reaper>(base_.get());
   timeouts_ = std::make_unique<CommonTimeouts>(base_.get());
-  for (const config::UpstreamConfig& u : config_->upstreams) {
-    pools_.push_back(std::make_unique<upstream::UpstreamPool>(base_.get(), *reaper_, u));
-  }
-  const auto& factories = module::registry();
-  for (size_t i = 0; i < factories.size(); ++i) {
-    module::WorkerInfo info{index_, base_.get(), i};
-    modules_.push_back(factories[i].create(info));
-  }
+  current_ = build(std::move(generation));
   // The mailbox is an eventfd, so that libevent needs no locking at all: every other event of
   // this base is touched by the worker thread only.
   mailbox_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -60,8 +50,9 @@ Worker::~Worker() {
   sessions_.clear();
   reaper_->flush();
   listeners_.clear();
-  modules_.clear();
-  pools_.clear();
+  fetches_.clear();
+  reaper_->flush();
+  current_.reset();
   reaper_->flush();
   mailbox_event_.reset();
   tick_.reset();
@@ -71,6 +62,45 @@ Worker::~Worker() {
     if (fd >= 0) ::close(fd);
   }
   if (mailbox_fd_ >= 0) ::close(mailbox_fd_);
+}
+
+std::shared_ptr<core::WorkerGeneration> Worker::build(
+    std::shared_ptr<const module::Generation> gen) {
+  auto wg = std::make_shared<core::WorkerGeneration>();
+  wg->generation = std::move(gen);
+  const config::Config& cfg = *wg->generation->config;
+  for (const config::UpstreamConfig& u : cfg.upstreams) {
+    wg->pools.push_back(std::make_shared<upstream::UpstreamPool>(base_.get(), *reaper_, u));
+  }
+  const auto& factories = module::registry();
+  for (size_t i = 0; i < factories.size(); ++i) {
+    module::WorkerInfo info;
+    info.worker_index = index_;
+    info.base = base_.get();
+    info.module_index = i;
+    info.shared = i < wg->generation->shared.size() ? wg->generation->shared[i] : nullptr;
+    info.generation = wg->generation.get();
+    info.services = this;
+    wg->modules.push_back(factories[i].create(info));
+  }
+  return wg;
+}
+
+module::FetchHandle Worker::fetch(module::Request request, module::FetchOptions options,
+                                  std::function<void(module::FetchResult)> done) {
+  auto f = std::make_shared<core::InternalFetch>(
+      *this, std::move(request), options, std::move(done), [this](core::InternalFetch* done_one) {
+        auto it = fetches_.find(done_one);
+        if (it == fetches_.end()) return;
+        reaper_->defer(std::move(it->second));
+        fetches_.erase(it);
+      });
+  fetches_.emplace(f.get(), f);
+  f->start();
+  std::weak_ptr<core::InternalFetch> weak = f;
+  return module::FetchHandle([weak] {
+    if (auto live = weak.lock()) live->cancel();
+  });
 }
 
 void Worker::start() {
@@ -116,15 +146,17 @@ void Worker::stop() {
 }
 
 void Worker::run() {
+  module::set_metric_shard(index_);
   open_listeners();
   event_add(tick_.get(), &kTick);
   event_base_dispatch(base_.get());
   // Close what is left (fast stop or drain deadline).
   for (auto& [ptr, session] : sessions_) {
-    (void)ptr;
+    count_closed(ptr);
     session.reset();
   }
   sessions_.clear();
+  fetches_.clear();
   handshakes_.clear();
   reaper_->flush();
   if (shared_.on_worker_exit) shared_.on_worker_exit();
@@ -163,11 +195,12 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
     return;
   }
   uint64_t open = w->shared_.connections.fetch_add(1) + 1;
-  if (open >= w->config_->limits.max_connections) w->pause_accept(true);
+  if (open >= w->config_ref().limits.max_connections) w->pause_accept(true);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  core::PeerInfo peer{net::address_text(addr, false), false};
-  net::TlsContext* tls = w->shared_.tls[l->index];
+  core::PeerInfo peer{net::address_text(addr, false), false,
+                      l->index >= w->shared_.public_listeners};
+  net::TlsContext* tls = l->index < w->shared_.tls.size() ? w->shared_.tls[l->index] : nullptr;
   if (tls) {
     peer.tls = true;
     SSL* ssl = SSL_new(tls->default_ctx());
@@ -184,8 +217,9 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
     pending->worker = w;
     pending->bev.reset(bev);
     pending->peer = std::move(peer);
-    timeval tv{static_cast<time_t>(w->config_->limits.header_timeout.count() / 1000),
-               static_cast<suseconds_t>((w->config_->limits.header_timeout.count() % 1000) * 1000)};
+    timeval tv{
+        static_cast<time_t>(w->config_ref().limits.header_timeout.count() / 1000),
+        static_cast<suseconds_t>((w->config_ref().limits.header_timeout.count() % 1000) * 1000)};
     bufferevent_set_timeouts(bev, &tv, &tv);
     bufferevent_setcb(bev, nullptr, nullptr, &Worker::on_tls_event, pending.get());
     bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -199,7 +233,8 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
     w->shared_.connections.fetch_sub(1);
     return;
   }
-  w->add_session(std::make_unique<core::H1Session>(*w, BuffereventPtr(bev), std::move(peer)));
+  w->add_session(std::make_unique<core::H1Session>(*w, BuffereventPtr(bev), std::move(peer)),
+                 false);
 }
 
 void Worker::on_tls_event(bufferevent* bev, short what, void* arg) {
@@ -220,42 +255,60 @@ void Worker::on_tls_event(bufferevent* bev, short what, void* arg) {
   bufferevent_set_timeouts(bev, nullptr, nullptr);
   std::string proto = net::negotiated_protocol(bufferevent_openssl_get_ssl(bev));
   if (proto == "h2") {
-    w->add_session(std::make_unique<core::H2Session>(*w, std::move(owned->bev), owned->peer));
+    w->add_session(std::make_unique<core::H2Session>(*w, std::move(owned->bev), owned->peer), true);
   } else {
-    w->add_session(std::make_unique<core::H1Session>(*w, std::move(owned->bev), owned->peer));
+    w->add_session(std::make_unique<core::H1Session>(*w, std::move(owned->bev), owned->peer),
+                   false);
   }
 }
 
-void Worker::add_session(std::unique_ptr<core::Session> session) {
+void Worker::add_session(std::unique_ptr<core::Session> session, bool http2) {
+  static module::Gauge& h1 = module::metrics().gauge(
+      "pforte_connections", "Open client connections by protocol.", {{"protocol", "http/1.1"}});
+  static module::Gauge& h2 = module::metrics().gauge(
+      "pforte_connections", "Open client connections by protocol.", {{"protocol", "h2"}});
   core::Session* key = session.get();
+  module::Gauge* gauge = http2 ? &h2 : &h1;
+  gauge->add(1);
+  session_gauges_[key] = gauge;
   sessions_.emplace(key, std::move(session));
   key->start();
+}
+
+void Worker::count_closed(core::Session* session) {
+  auto it = session_gauges_.find(session);
+  if (it == session_gauges_.end()) return;
+  it->second->add(-1);
+  session_gauges_.erase(it);
 }
 
 void Worker::session_closed(core::Session* session) {
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
+  count_closed(session);
   reaper_->defer(std::move(it->second));
   sessions_.erase(it);
   uint64_t open = shared_.connections.fetch_sub(1) - 1;
-  if (accept_paused_ && open < config_->limits.max_connections && !draining_) pause_accept(false);
+  if (accept_paused_ && open < config_ref().limits.max_connections && !draining_)
+    pause_accept(false);
   if (draining_) maybe_exit();
 }
 
 void Worker::start_h2(core::Session* replaced, BuffereventPtr bev, core::PeerInfo peer) {
   auto it = sessions_.find(replaced);
   if (it != sessions_.end()) {
+    count_closed(replaced);
     reaper_->defer(std::move(it->second));
     sessions_.erase(it);
   }
-  add_session(std::make_unique<core::H2Session>(*this, std::move(bev), std::move(peer)));
+  add_session(std::make_unique<core::H2Session>(*this, std::move(bev), std::move(peer)), true);
 }
 
 void Worker::on_tick(evutil_socket_t, short, void* self) {
   auto* w = static_cast<Worker*>(self);
   // Another worker's connections may have closed: resume accepting when under the limit.
   if (w->accept_paused_ && !w->draining_ &&
-      w->shared_.connections.load() < w->config_->limits.max_connections) {
+      w->shared_.connections.load() < w->config_ref().limits.max_connections) {
     w->pause_accept(false);
   }
 }
@@ -271,8 +324,8 @@ void Worker::begin_drain() {
     reaper_->defer(std::move(pending));
   }
   handshakes_.clear();
-  timeval tv{static_cast<time_t>(config_->global.drain_timeout.count() / 1000),
-             static_cast<suseconds_t>((config_->global.drain_timeout.count() % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(config_ref().global.drain_timeout.count() / 1000),
+             static_cast<suseconds_t>((config_ref().global.drain_timeout.count() % 1000) * 1000)};
   evtimer_add(drain_deadline_.get(), &tv);
   std::vector<core::Session*> all;
   for (auto& [ptr, session] : sessions_) all.push_back(ptr);

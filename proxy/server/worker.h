@@ -13,6 +13,7 @@
 
 #include "proxy/common/handles.h"
 #include "proxy/common/reaper.h"
+#include "proxy/core/internal_fetch.h"
 #include "proxy/core/worker_context.h"
 #include "proxy/net/tls.h"
 
@@ -21,15 +22,17 @@ namespace pforte::server {
 /// State shared by all workers of the process. Read-only after start except the atomics.
 struct SharedState {
   std::atomic<uint64_t> connections{0};  ///< open client connections, all workers
+  size_t public_listeners = 0;           ///< listener fds beyond this index are the admin one
   core::AccessLog* access_log = nullptr;
   std::vector<net::TlsContext*> tls;     ///< per listener; null for cleartext
   std::function<void()> on_worker_exit;  ///< called (from the worker thread) when it ends
 };
 
-class Worker final : public core::WorkerContext {
+class Worker final : public core::WorkerContext, public module::WorkerServices {
  public:
-  /// `listen_fds[i]` is this worker's socket for config listener i (the worker owns them).
-  Worker(size_t index, std::shared_ptr<const config::Config> config, SharedState& shared,
+  /// `listen_fds[i]` is this worker's socket for config listener i (the worker owns them); a
+  /// last extra one, if the config has [admin], is the admin listener.
+  Worker(size_t index, std::shared_ptr<const module::Generation> generation, SharedState& shared,
          std::vector<int> listen_fds);
   ~Worker() override;
 
@@ -48,13 +51,16 @@ class Worker final : public core::WorkerContext {
   event_base* base() override { return base_.get(); }
   Reaper& reaper() override { return *reaper_; }
   CommonTimeouts& timeouts() override { return *timeouts_; }
-  upstream::UpstreamPool& pool(size_t index) override { return *pools_[index]; }
-  std::vector<std::unique_ptr<module::Module>>& modules() override { return modules_; }
+  const std::shared_ptr<core::WorkerGeneration>& generation() override { return current_; }
+  module::WorkerServices& services() override { return *this; }
   core::AccessLog& access_log() override { return *shared_.access_log; }
-  const std::shared_ptr<const config::Config>& config() override { return config_; }
   bool draining() const override { return draining_; }
   void session_closed(core::Session* session) override;
   void start_h2(core::Session* replaced, BuffereventPtr bev, core::PeerInfo peer) override;
+
+  // module::WorkerServices
+  module::FetchHandle fetch(module::Request request, module::FetchOptions options,
+                            std::function<void(module::FetchResult)> done) override;
 
  private:
   struct Listener {
@@ -67,9 +73,16 @@ class Worker final : public core::WorkerContext {
   void run();
   void open_listeners();
   void pause_accept(bool paused);
-  void add_session(std::unique_ptr<core::Session> session);
+  /// `http2`: for pforte_connections{protocol}.
+  void add_session(std::unique_ptr<core::Session> session, bool http2);
+  /// Forgets `session`'s connection gauge entry.
+  void count_closed(core::Session* session);
   void begin_drain();
   void maybe_exit();
+  /// Builds this worker's instances for `generation`, reusing unchanged upstream pools of the
+  /// current one.
+  std::shared_ptr<core::WorkerGeneration> build(std::shared_ptr<const module::Generation> gen);
+  const config::Config& config_ref() const { return current_->config(); }
 
   static void on_accept(evconnlistener* l, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
   static void on_tls_event(bufferevent* bev, short what, void* arg);
@@ -78,17 +91,17 @@ class Worker final : public core::WorkerContext {
   static void on_drain_deadline(evutil_socket_t, short, void* self);
 
   size_t index_;
-  std::shared_ptr<const config::Config> config_;
   SharedState& shared_;
   std::vector<int> listen_fds_;
   EventBasePtr base_;
   std::unique_ptr<Reaper> reaper_;
   std::unique_ptr<CommonTimeouts> timeouts_;
-  std::vector<std::unique_ptr<upstream::UpstreamPool>> pools_;
-  std::vector<std::unique_ptr<module::Module>> modules_;
+  std::shared_ptr<core::WorkerGeneration> current_;
+  std::unordered_map<core::InternalFetch*, std::shared_ptr<core::InternalFetch>> fetches_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<core::Session*, std::unique_ptr<core::Session>> sessions_;
   std::unordered_map<PendingTls*, std::unique_ptr<PendingTls>> handshakes_;
+  std::unordered_map<core::Session*, module::Gauge*> session_gauges_;
   int mailbox_fd_ = -1;  ///< eventfd that wakes the loop for post()
   EventPtr mailbox_event_;
   EventPtr tick_;
