@@ -282,6 +282,9 @@ class WorkerServices {
   /// cancels it first. Never calls `done` synchronously.
   virtual FetchHandle fetch(Request request, FetchOptions options,
                             std::function<void(FetchResult)> done) = 0;
+  /// Runs `fn` on this worker's thread, soon. Any thread (e.g. to wake exchanges of this worker
+  /// that wait for something another worker finished).
+  virtual void post(std::function<void()> fn) = 0;
 };
 
 /// What a module offers the worker when it creates the instance.

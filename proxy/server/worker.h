@@ -40,7 +40,7 @@ class Worker final : public core::WorkerContext, public module::WorkerServices {
   void start();
   void join();
   /// Runs `fn` on the worker thread. Any thread.
-  void post(std::function<void()> fn);
+  void post(std::function<void()> fn) override;
   /// Graceful stop (SIGTERM): stop accepting, finish in-flight work up to drain_timeout. Any
   /// thread.
   void drain();
