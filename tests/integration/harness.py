@@ -112,13 +112,14 @@ def make_certificate(workdir, name="localhost"):
 
 class Pforte:
     """The real pforte binary with a generated config. Ports: .http (cleartext h1 + h2c),
-    .https (TLS, if tls=True)."""
+    .https (TLS, if tls=True), .admin (the admin listener, if admin=True)."""
 
     def __init__(self, workdir, upstreams, routes=None, tls=True, workers=1, extra="", limits="",
-                 global_extra="", wait=True):
+                 global_extra="", wait=True, admin=False):
         self.workdir = workdir
         self.http = free_port()
         self.https = free_port() if tls else None
+        self.admin = free_port() if admin else None
         self.access_log = os.path.join(workdir, "access-%d.log" % id(self))
         self.error_log = os.path.join(workdir, "error-%d.log" % id(self))
         lines = ["[global]", "workers = %d" % workers, 'access_log = "%s"' % self.access_log,
@@ -130,6 +131,8 @@ class Pforte:
             self.cert, self.key = make_certificate(workdir)
             lines += ["[[listener]]", 'address = "127.0.0.1:%d"' % self.https,
                       'tls = { cert = "%s", key = "%s" }' % (self.cert, self.key), ""]
+        if admin:
+            lines += ["[admin]", 'address = "127.0.0.1:%d"' % self.admin, ""]
         for name, body in upstreams.items():
             lines += ["[upstream.%s]" % name, body, ""]
         if routes is None:
@@ -150,8 +153,12 @@ class Pforte:
             wait_for_port(self.http, proc=self.proc)
             if self.https:
                 wait_for_port(self.https, proc=self.proc)
+            if self.admin:
+                wait_for_port(self.admin, proc=self.proc)
 
-    def url(self, path, tls=False):
+    def url(self, path, tls=False, admin=False):
+        if admin:
+            return "http://127.0.0.1:%d%s" % (self.admin, path)
         if tls:
             return "https://localhost:%d%s" % (self.https, path)
         return "http://127.0.0.1:%d%s" % (self.http, path)
