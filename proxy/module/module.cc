@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "modules/isolation/fragments.h"
+#include "modules/isolation/isolation.h"
 #include "modules/request_id/request_id.h"
 
 namespace pforte::module {
@@ -29,6 +30,7 @@ const std::vector<ModuleFactory>& registry() {
     std::vector<ModuleFactory> all;
     all.push_back(modules::request_id::factory());
     all.push_back(modules::isolation::fragments_factory());
+    all.push_back(modules::isolation::isolation_factory());
     std::stable_sort(all.begin(), all.end(), [](const ModuleFactory& a, const ModuleFactory& b) {
       return a.order < b.order;
     });

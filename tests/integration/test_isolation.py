@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 import harness
 
@@ -252,6 +253,206 @@ class FragmentMarkup(IsolationTestCase):
         self.assertEqual(status, 200)
         self.assertIsNone(ESI_MARKUP.search(body))
         self.assertEqual(body, b"<b>level</b>" * 4)  # the page and three levels of includes
+
+
+def set_health(origin, status):
+    """Makes the origin's GET /health answer `status`."""
+    req = urllib.request.Request(origin.url("/_origin/health?status=%d" % status), method="POST",
+                                 data=b"")
+    urllib.request.urlopen(req, timeout=5).read()
+
+
+def start_curl(url, *args):
+    """A curl in the background; .communicate() gives b"<code> <seconds>"."""
+    return subprocess.Popen(["curl", "-sS", "--http1.1", "-o", "/dev/null", "-w",
+                             "%{http_code} %{time_total}"] + list(args) + [url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+class Bulkheads(IsolationTestCase):
+    def start(self, platform_limits):
+        self.o = self.origin()
+        self.other = self.origin()
+        upstreams = {
+            "platform": 'servers = ["%s"]\n%s' % (self.o.address, platform_limits),
+            "assets": 'servers = ["%s"]\nmax_connections = 2\nmax_pending = 0' % self.other.address,
+        }
+        routes = ['path_prefix = "/static/"\nupstream = "assets"',
+                  'path_prefix = "/"\nupstream = "platform"']
+        self.proxy = self.pforte(upstreams, routes)
+
+    def busy(self, n, ms):
+        procs = [start_curl(self.proxy.url("/slow?ms=%d" % ms)) for _ in range(n)]
+        for p in procs:
+            self.addCleanup(harness.end_client, p)
+        # Wait until the origin holds all of them.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.o.stats()["paths"]["other"] >= n + 1:  # the stats request counts as "other"
+                break
+            self.o.reset()
+            time.sleep(0.02)
+        time.sleep(0.05)
+        return procs
+
+    def test_full_bulkhead_answers_503_at_once_and_other_upstreams_are_unaffected(self):
+        self.start("max_connections = 2\nmax_pending = 0")
+        slow = self.busy(2, 1500)
+        code, head, body, total, _ = self.timed_get(self.proxy.url("/headers"), "--http1.1")
+        self.assertEqual(code, 503)
+        self.assertIn("retry-after: 1", head)
+        self.assertLess(total, 0.2)
+        # Another upstream behind the same pforte still answers at once.
+        code, _, body, total, _ = self.timed_get(self.proxy.url("/static/app.css"), "--http1.1")
+        self.assertEqual(code, 200)
+        self.assertEqual(len(body), 4096)
+        self.assertLess(total, 0.2)
+        for p in slow:
+            out, _ = p.communicate(timeout=10)
+            self.assertTrue(out.startswith(b"200"), out)
+        # Places are given back: the upstream serves again.
+        self.assertEqual(harness.curl_status("--http1.1", self.proxy.url("/headers"))[0], 200)
+
+    def test_a_pending_request_waits_for_a_place_and_the_next_is_refused(self):
+        self.start('max_connections = 1\nmax_pending = 1\nconnect_timeout = "3s"')
+        slow = self.busy(1, 600)
+        waiting = start_curl(self.proxy.url("/headers"))
+        self.addCleanup(harness.end_client, waiting)
+        time.sleep(0.1)
+        code, head, _, total, _ = self.timed_get(self.proxy.url("/headers"), "--http1.1")
+        self.assertEqual(code, 503)
+        self.assertLess(total, 0.2)
+        out, _ = waiting.communicate(timeout=10)
+        code, seconds = out.split()
+        self.assertEqual(code, b"200")
+        self.assertGreater(float(seconds), 0.3)  # it waited for the slow request's place
+        self.assertTrue(slow[0].communicate(timeout=10)[0].startswith(b"200"))
+
+    def test_a_request_waits_at_most_the_connect_timeout(self):
+        self.start('max_connections = 1\nmax_pending = 4\nconnect_timeout = "300ms"')
+        self.busy(1, 2000)
+        code, head, _, total, _ = self.timed_get(self.proxy.url("/headers"), "--http1.1")
+        self.assertEqual(code, 503)
+        self.assertIn("retry-after:", head)
+        self.assertGreater(total, 0.25)
+        self.assertLess(total, 0.3 + MARGIN)
+
+    def test_under_load_the_bulkhead_caps_what_reaches_the_upstream(self):
+        self.start("max_connections = 3\nmax_pending = 3")
+        r = subprocess.run(["h2load", "-n", "60", "-c", "12", self.proxy.url("/slow?ms=100")],
+                           capture_output=True, timeout=60)
+        text = r.stdout.decode()
+        m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+        self.assertIsNotNone(m, text)
+        ok, refused = int(m.group(1)), int(m.group(4))
+        self.assertEqual(ok + refused, 60, text)
+        self.assertGreater(ok, 0)
+        self.assertGreater(refused, 0)  # 12 at once, 6 places: the rest is refused at once
+        lines = self.proxy.access_lines(wait_for=60)
+        self.assertEqual(sum(1 for l in lines if l["status"] == 503), refused)
+        self.assertTrue(all(l["server"] == "" for l in lines if l["status"] == 503))
+
+
+class Breaker(IsolationTestCase):
+    def test_breaker_opens_after_failures_fails_fast_and_recovers(self):
+        o = self.origin()
+        proxy = self.pforte(
+            {"platform": 'servers = ["%s"]\ncircuit_breaker = { failure_ratio = 0.5, '
+                         'min_requests = 4, window = "10s", open_for = "1s" }' % o.address}, None)
+        for _ in range(4):
+            self.assertEqual(harness.curl_status("--http1.1", proxy.url("/status/500"))[0], 500)
+        o.reset()
+        code, head, body, total, _ = self.timed_get(proxy.url("/static/app.css"), "--http1.1")
+        self.assertEqual(code, 503)
+        self.assertRegex(head, r"retry-after: 1\r\n")
+        self.assertLess(total, 0.2)
+        self.assertEqual(o.stats()["paths"]["static"], 0)  # failed fast: the origin saw nothing
+        time.sleep(1.1)
+        # Half-open: probes pass and, once three succeeded, the breaker is closed.
+        codes = [harness.curl_status("--http1.1", proxy.url("/static/app.css"))[0] for _ in range(6)]
+        self.assertEqual(codes, [200] * 6)
+        self.assertEqual(o.stats()["paths"]["static"], 6)
+
+    def test_a_failed_probe_opens_the_breaker_again(self):
+        o = self.origin()
+        proxy = self.pforte(
+            {"platform": 'servers = ["%s"]\ncircuit_breaker = { failure_ratio = 0.5, '
+                         'min_requests = 2, window = "10s", open_for = "500ms" }' % o.address}, None)
+        for _ in range(2):
+            harness.curl_status("--http1.1", proxy.url("/status/503"))
+        self.assertEqual(harness.curl_status("--http1.1", proxy.url("/headers"))[0], 503)
+        time.sleep(0.6)
+        self.assertEqual(harness.curl_status("--http1.1", proxy.url("/status/502"))[0], 502)  # probe
+        code, head, _, _, _ = self.timed_get(proxy.url("/headers"), "--http1.1")
+        self.assertEqual(code, 503)
+        self.assertIn("retry-after:", head)
+
+    def test_a_dead_upstream_opens_the_breaker(self):
+        dead = "127.0.0.1:%d" % harness.free_port()
+        proxy = self.pforte(
+            {"platform": 'servers = ["%s"]\ncircuit_breaker = { failure_ratio = 0.5, '
+                         'min_requests = 3, window = "10s", open_for = "5s" }' % dead}, None)
+        codes = [harness.curl_status("--http1.1", proxy.url("/"))[0] for _ in range(5)]
+        self.assertEqual(codes, [502, 502, 502, 503, 503])
+
+
+class Health(IsolationTestCase):
+    def start(self, backup=True):
+        self.a, self.b = self.origin(), self.origin()
+        self.c = self.origin() if backup else None
+        body = ('servers = ["%s", "%s"]\n' % (self.a.address, self.b.address) +
+                ('backup = ["%s"]\n' % self.c.address if backup else "") +
+                'health = { path = "/health", interval = "100ms", timeout = "100ms", fall = 2, rise = 2 }')
+        self.proxy = self.pforte({"platform": body}, None)
+
+    def static_counts(self, n=12):
+        for o in (self.a, self.b, self.c):
+            o.reset()
+        for _ in range(n):
+            self.assertEqual(harness.curl_status("--http1.1", self.proxy.url("/static/app.css"))[0], 200)
+        return tuple(o.stats()["paths"]["static"] for o in (self.a, self.b, self.c))
+
+    def test_failing_checks_eject_a_server_and_passing_checks_readmit_it(self):
+        self.start()
+        self.assertEqual(self.static_counts(), (6, 6, 0))
+        set_health(self.a, 503)
+        time.sleep(0.5)  # two failed checks, 100 ms apart
+        self.assertEqual(self.static_counts(), (0, 12, 0))
+        set_health(self.a, 200)
+        time.sleep(0.5)
+        self.assertEqual(self.static_counts(), (6, 6, 0))
+        self.assertIn("is down (health checks failed)", self.proxy.error_text())
+        self.assertIn("is up again", self.proxy.error_text())
+
+    def test_backup_takes_over_only_when_no_primary_is_healthy(self):
+        self.start()
+        set_health(self.a, 500)
+        time.sleep(0.5)
+        self.assertEqual(self.static_counts(), (0, 12, 0))
+        set_health(self.b, 500)
+        time.sleep(0.5)
+        self.assertEqual(self.static_counts(), (0, 0, 12))
+        set_health(self.b, 200)
+        time.sleep(0.5)
+        self.assertEqual(self.static_counts(), (0, 12, 0))
+
+    def test_a_stopped_server_is_ejected_and_a_restarted_one_readmitted(self):
+        self.start()
+        port = self.a.port
+        self.a.stop()
+        time.sleep(0.5)
+        self.a = harness.Origin(self.workdir, extra_args=())  # a stand-in while a is away
+        self.addCleanup(self.a.stop)
+        self.assertEqual(self.static_counts(), (0, 12, 0))
+        # The server comes back on its port.
+        self.a.stop()
+        back = subprocess.Popen([harness.ORIGIN_BIN, "--quiet", "--listen", "127.0.0.1:%d" % port],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(harness.stop_process, back)
+        harness.wait_for_port(port, proc=back)
+        time.sleep(0.5)
+        self.a.port = port
+        self.assertEqual(self.static_counts(), (6, 6, 0))
 
 
 if __name__ == "__main__":
