@@ -15,6 +15,7 @@
 #include "proxy/core/access_log.h"
 #include "proxy/net/listen_socket.h"
 #include "proxy/net/tls.h"
+#include "proxy/server/notify.h"
 #include "proxy/server/worker.h"
 
 namespace pforte::server {
@@ -130,6 +131,7 @@ void count_reload(bool ok) {
 
 void refuse_reload(const std::string& message) {
   PF_ERROR("reload refused, the running configuration stays: %s", message.c_str());
+  notify_service_manager("READY=1\nSTATUS=reload refused: " + message);
   count_reload(false);
   module::server_info().set_reload_result(false, message, time(nullptr));
 }
@@ -139,6 +141,7 @@ void refuse_reload(const std::string& message) {
 void reload(MainLoop& loop) {
   const config::Config& old = *loop.current->config;
   PF_INFO("SIGHUP: reloading %s", old.source_path.c_str());
+  notify_reloading();
   auto loaded = config::load_config_file(old.source_path, module::config_parsers());
   if (!loaded) {
     for (const auto& e : loaded.error()) PF_ERROR("%s", e.to_string().c_str());
@@ -229,6 +232,8 @@ void reload(MainLoop& loop) {
   module::server_info().generation = loop.current->number;
   module::server_info().set_reload_result(true, "", time(nullptr));
   count_reload(true);
+  notify_service_manager("READY=1\nSTATUS=serving generation " +
+                         std::to_string(loop.current->number));
   PF_INFO("reload accepted: generation %llu",
           static_cast<unsigned long long>(loop.current->number));
 }
@@ -238,11 +243,13 @@ void on_signal(evutil_socket_t sig, short, void* arg) {
   switch (sig) {
     case SIGTERM:
       PF_INFO("SIGTERM: draining (no new connections; in-flight requests may finish)");
+      notify_service_manager("STOPPING=1\nSTATUS=draining");
       loop->stopping = true;
       for (auto& w : *loop->workers) w->drain();
       break;
     case SIGINT:
       PF_INFO("SIGINT: stopping now");
+      notify_service_manager("STOPPING=1");
       loop->stopping = true;
       for (auto& w : *loop->workers) w->stop();
       break;
@@ -354,6 +361,9 @@ int run(std::shared_ptr<const module::Generation> generation) {
   for (auto& w : workers) w->start();
   PF_INFO("pforte %s started with %zu worker%s", PFORTE_VERSION, loop.n_workers,
           loop.n_workers == 1 ? "" : "s");
+  // The listening sockets are open (connections queue from here on): ready.
+  notify_service_manager("READY=1\nSTATUS=serving generation 1\nMAINPID=" +
+                         std::to_string(getpid()));
 
   event_base_dispatch(base);
 

@@ -295,6 +295,79 @@ class Admin(harness.ProxyTestCase):
         self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 1000, r.stderr[-2000:])
 
 
+class ServiceManager(harness.OriginTestCase):
+    """Type=notify: READY=1 once listening, RELOADING=1 then READY=1 around a reload, STOPPING=1."""
+
+    def test_readiness_reload_and_stop_are_announced(self):
+        import socket
+        path = os.path.join(self._tmp.name, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(5)
+        self.addCleanup(sock.close)
+        proxy = harness.Pforte(self._tmp.name, {"platform": 'servers = ["%s"]' % self.origin.address},
+                               tls=False, env={"NOTIFY_SOCKET": path})
+        try:
+            first = sock.recv(4096).decode()
+            self.assertIn("READY=1", first.split("\n"))
+            self.assertIn("MAINPID=%d" % proxy.proc.pid, first)
+            self.assertEqual(harness.curl_status(proxy.url("/static/app.css"))[0], 200)
+            os.kill(proxy.proc.pid, signal.SIGHUP)
+            reloading = sock.recv(4096).decode()
+            self.assertIn("RELOADING=1", reloading)
+            self.assertRegex(reloading, r"MONOTONIC_USEC=\d+")
+            self.assertIn("READY=1", sock.recv(4096).decode())
+        finally:
+            proxy.stop()
+        self.assertIn("STOPPING=1", sock.recv(4096).decode())
+
+
+class Upgrade(harness.OriginTestCase):
+    """A new process takes over the same ports (SO_REUSEPORT) while the old one drains."""
+
+    def test_new_process_takes_over_without_refusing_connections(self):
+        upstreams = {"platform": 'servers = ["%s"]' % self.origin.address}
+        old = harness.Pforte(self._tmp.name, upstreams, tls=False)
+        self.addCleanup(old.stop)
+        failures = []
+        done = {"n": 0}
+        stop = threading.Event()
+
+        def client():
+            while not stop.is_set():
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", old.http, timeout=5)
+                    conn.request("GET", "/static/app.css", headers={"Connection": "close"})
+                    r = conn.getresponse()
+                    if r.status != 200 or len(r.read()) != 4096:
+                        failures.append(r.status)
+                    conn.close()
+                    done["n"] += 1
+                except Exception as e:
+                    failures.append(repr(e))
+
+        threads = [threading.Thread(target=client) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.3)
+            new = harness.Pforte(self._tmp.name, upstreams, tls=False, ports=(old.http, None, None))
+            self.addCleanup(new.stop)
+            deadline = time.monotonic() + 5
+            while "started with" not in new.error_text() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2)
+            self.assertEqual(old.stop(signal.SIGTERM), 0)
+            before = done["n"]
+            time.sleep(0.5)
+            self.assertGreater(done["n"], before, "the new process serves after the old one left")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertEqual(failures, [])
+
+
 class ConfigExamples(unittest.TestCase):
     """`pforte -t` accepts every example in conf/ once the files it names exist."""
 
