@@ -9,6 +9,7 @@
 
 #include "modules/isolation/health_checker.h"
 #include "proxy/common/log.h"
+#include "proxy/module/text.h"
 
 namespace pforte::modules::isolation {
 
@@ -48,44 +49,6 @@ const char* state_name(CircuitBreaker::State s) {
       return "half_open";
   }
   return "closed";
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      snprintf(buf, sizeof buf, "\\u%04x", c);
-      out.append(buf);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
-
-void append_html(std::string& out, std::string_view s) {
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out.append("&lt;");
-        break;
-      case '>':
-        out.append("&gt;");
-        break;
-      case '&':
-        out.append("&amp;");
-        break;
-      case '"':
-        out.append("&quot;");
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
 }
 
 int64_t ms_until(Clock::time_point t, Clock::time_point now) {
@@ -316,7 +279,7 @@ void IsolationShared::write_status_json(std::string& out) const {
     if (!first) out.push_back(',');
     first = false;
     out.append("{\"name\":");
-    append_json_string(out, u->name());
+    module::append_json_string(out, u->name());
     out.append(",\"in_flight\":").append(std::to_string(u->bulkhead().in_flight()));
     out.append(",\"max_connections\":").append(std::to_string(u->bulkhead().max_connections()));
     out.append(",\"pending\":").append(std::to_string(u->bulkhead().pending()));
@@ -332,7 +295,7 @@ void IsolationShared::write_status_json(std::string& out) const {
       if (!first_server) out.push_back(',');
       first_server = false;
       out.append("{\"address\":");
-      append_json_string(out, s->address);
+      module::append_json_string(out, s->address);
       out.append(",\"backup\":").append(s->backup ? "true" : "false");
       out.append(",\"healthy\":").append(s->health.is_up(now) ? "true" : "false");
       out.append(",\"checks_up\":").append(s->health.check_up() ? "true" : "false");
@@ -352,7 +315,7 @@ void IsolationShared::write_status_html(std::string& out) const {
       "<th>circuit</th><th>servers</th></tr>\n");
   for (const auto& u : upstreams_) {
     out.append("<tr><td>");
-    append_html(out, u->name());
+    module::append_html_escaped(out, u->name());
     out.append("</td><td>")
         .append(std::to_string(u->bulkhead().in_flight()))
         .append(" / ")
@@ -371,7 +334,7 @@ void IsolationShared::write_status_html(std::string& out) const {
     }
     out.append("</td><td>");
     for (const auto& s : u->servers()) {
-      append_html(out, s->address);
+      module::append_html_escaped(out, s->address);
       if (s->backup) out.append(" (backup)");
       out.append(s->health.is_up(now) ? ": up" : ": <b>down</b>");
       if (!s->health.check_up()) out.append(", checks failing");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "modules/admin/admin.h"
 #include "modules/isolation/fragments.h"
 #include "modules/isolation/isolation.h"
 #include "modules/request_id/request_id.h"
@@ -29,6 +30,7 @@ const std::vector<ModuleFactory>& registry() {
   static const std::vector<ModuleFactory> factories = [] {
     std::vector<ModuleFactory> all;
     all.push_back(modules::request_id::factory());
+    all.push_back(modules::admin::factory());
     all.push_back(modules::isolation::fragments_factory());
     all.push_back(modules::isolation::isolation_factory());
     std::stable_sort(all.begin(), all.end(), [](const ModuleFactory& a, const ModuleFactory& b) {
