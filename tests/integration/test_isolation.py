@@ -1,6 +1,7 @@
 """Isolation: ESI fragments that survive a slow, hung or dead blog; bulkheads; circuit breakers;
 active health checks. Real pforte, real origin simulator, real clients (curl, h2load)."""
 import contextlib
+import json
 import re
 import socket
 import subprocess
@@ -453,6 +454,37 @@ class Health(IsolationTestCase):
         time.sleep(0.5)
         self.a.port = port
         self.assertEqual(self.static_counts(), (6, 6, 0))
+
+
+class Observability(IsolationTestCase):
+    def test_metrics_and_status_show_breaker_bulkhead_and_health(self):
+        o = self.origin()
+        dead = "127.0.0.1:%d" % harness.free_port()
+        proxy = self.pforte(
+            {"platform": 'servers = ["%s", "%s"]\nmax_connections = 7\n'
+                         'health = { interval = "100ms", timeout = "100ms", fall = 1, rise = 1 }\n'
+                         'circuit_breaker = { min_requests = 2, open_for = "5s" }' % (o.address, dead)},
+            None, admin=True)
+        time.sleep(0.4)
+        for _ in range(2):
+            harness.curl_status("--http1.1", proxy.url("/status/500"))
+        self.assertEqual(harness.curl_status("--http1.1", proxy.url("/"))[0], 503)
+        _, metrics = harness.curl_status(proxy.url("/metrics", admin=True))
+        text = metrics.decode()
+        self.assertIn('pforte_circuit_open{upstream="platform"} 1', text)
+        self.assertIn('pforte_upstream_healthy{upstream="platform",server="%s"} 1' % o.address, text)
+        self.assertIn('pforte_upstream_healthy{upstream="platform",server="%s"} 0' % dead, text)
+        self.assertIn('pforte_upstream_requests_total{upstream="platform",outcome="5xx"} 2', text)
+        self.assertIn('pforte_upstream_requests_total{upstream="platform",outcome="breaker_open"} 1',
+                      text)
+        _, status = harness.curl_status(proxy.url("/status.json", admin=True))
+        up = json.loads(status)["modules"]["isolation"]["upstreams"][0]
+        self.assertEqual(up["name"], "platform")
+        self.assertEqual(up["max_connections"], 7)
+        self.assertEqual(up["circuit"]["state"], "open")
+        self.assertEqual([s["healthy"] for s in up["servers"]], [True, False])
+        _, html = harness.curl_status(proxy.url("/status", admin=True))
+        self.assertIn(b"%s: <b>down</b>" % dead.encode(), html)
 
 
 if __name__ == "__main__":
