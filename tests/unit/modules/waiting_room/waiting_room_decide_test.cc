@@ -164,6 +164,27 @@ BOOST_AUTO_TEST_CASE(expired_ticket_is_a_new_arrival) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_CASE(before_opens_at_everyone_waits_and_gets_in_after_the_draw) {
+  KeyRing keys = ring(kKey);
+  RoomState state{RoomOptions{5, 5, kT0 + 60 * kSecond, 0}, kT0, 42};
+  AdmissionLedger ledger{LedgerOptions{}};
+  Gate gate{"login", state, ledger, keys, 900, 60, PollPolicy{10, 0.5, 1}};
+  std::vector<std::string> cookies;
+  for (int i = 0; i < 3; ++i) {
+    Verdict v = decide(gate, {}, kT0 + i * kSecond, 1);
+    BOOST_TEST(to_string(v.outcome) == "queued");
+    BOOST_TEST(v.place.before_opening);
+    BOOST_TEST(v.place.eta_s >= 57);
+    cookies.push_back(v.cookie);
+  }
+  // At the opening the three early arrivals are drawn into places 1..3; with burst 5 all get in.
+  int admitted = 0;
+  for (const std::string& c : cookies) {
+    admitted += decide(gate, c, kT0 + 61 * kSecond, 1).passes() ? 1 : 0;
+  }
+  BOOST_TEST(admitted == 3);
+}
+
 BOOST_AUTO_TEST_CASE(outcome_names_are_the_access_log_words) {
   BOOST_TEST(to_string(Outcome::kPassed) == "passed");
   BOOST_TEST(to_string(Outcome::kAdmitted) == "admitted");
