@@ -11,6 +11,7 @@
 
 #include "modules/waiting_room/page.h"
 #include "proxy/common/log.h"
+#include "proxy/module/text.h"
 
 namespace pforte::modules::waiting_room {
 
@@ -78,23 +79,6 @@ std::string directory_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
-      out.append(esc);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
-
 std::string number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -122,7 +106,7 @@ Gate Room::gate() const {
 std::string Room::json(int64_t now_us) const {
   state->advance(now_us);
   std::string out = "{\"room\":";
-  append_json_string(out, config.name);
+  module::append_json_string(out, config.name);
   out += ",\"queue_length\":" + std::to_string(state->waiting());
   out += ",\"issued\":" + std::to_string(state->issued());
   out += ",\"called\":" + std::to_string(state->called());
@@ -136,7 +120,7 @@ std::string Room::json(int64_t now_us) const {
   if (config.opens_at.empty()) {
     out += "null";
   } else {
-    append_json_string(out, config.opens_at);
+    module::append_json_string(out, config.opens_at);
   }
   out += "}";
   return out;

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -318,6 +319,17 @@ class Operations(WaitingRoomCase):
         while not get(proxy.http, cookie=a.cookie).from_origin:
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.05)
+        # The operator's view: metrics and the status page.
+        metrics = self.admin(proxy, "/metrics", method="GET").body.decode()
+        # At 100/s both tickets have been called: nobody is left in line.
+        self.assertRegex(metrics, r'(?m)^pforte_waiting_room_queue_length\{room="login"\} 0$')
+        self.assertRegex(metrics, r'(?m)^pforte_waiting_room_admitted_total\{room="login"\} 1$')
+        self.assertRegex(metrics, r'(?m)^pforte_waiting_room_abandoned_total\{room="login"\} 0$')
+        self.assertRegex(metrics, r'(?m)^pforte_waiting_room_wait_seconds_count\{room="login"\} 1$')
+        status = json.loads(self.admin(proxy, "/status.json", method="GET").body)
+        rooms = status["modules"]["waiting_room"]["rooms"]
+        self.assertEqual([(r["room"], r["paused"]) for r in rooms], [("login", False)])
+        self.assertIn(b"Waiting rooms", self.admin(proxy, "/status", method="GET").body)
         self.assertEqual(self.admin(proxy, "/waiting-room/nope/pause").status, 404)
         self.assertEqual(self.admin(proxy, "/waiting-room/login/pause", method="GET").status, 405)
         self.assertEqual(self.admin(proxy, "/waiting-room/login/explode").status, 404)
@@ -339,6 +351,28 @@ class Operations(WaitingRoomCase):
         self.assertEqual(read_token(a.cookie)[3], read_token(second.cookie)[3])  # same ticket
         newcomer = get(again.http, headers={"Accept": "application/json"})
         self.assertEqual(newcomer.json()["position"], 3)
+
+    def test_reload_keeps_every_place_even_with_a_new_rate(self):
+        proxy = self.start(admit_rate=0.1, admit_burst=1)
+        self.assertTrue(get(proxy.http).from_origin)
+        tickets = [get(proxy.http, headers={"Accept": "application/json"}) for _ in range(2)]
+        self.assertEqual([t.json()["position"] for t in tickets], [1, 2])
+        for rate, generation in ((0.1, 2), (0.05, 3)):  # same settings, then a new rate
+            with open(proxy.config) as f:
+                text = f.read()
+            with open(proxy.config, "w") as f:
+                f.write(re.sub(r"admit_rate = .*", "admit_rate = %s" % rate, text))
+            os.kill(proxy.proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while json.loads(self.admin(proxy, "/status.json", "GET").body)["pforte"][
+                    "generation"] != generation:
+                self.assertLess(time.monotonic(), deadline, proxy.error_text())
+                time.sleep(0.05)
+            a = get(proxy.http, cookie=tickets[1].cookie, headers={"Accept": "application/json"})
+            self.assertEqual(a.json()["position"], 2)
+            self.assertEqual(read_token(a.cookie)[3], read_token(tickets[1].cookie)[3])
+        state = json.loads(self.admin(proxy, "/waiting-room/login", "GET").body)
+        self.assertEqual((state["rate"], state["issued"]), (0.05, 2))
 
     def test_h2_goes_through_the_room_like_h1(self):
         proxy = self.start(admit_rate=0.1, admit_burst=1)
