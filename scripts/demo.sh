@@ -35,6 +35,7 @@ cat <<MSG
     HTTP/2 (h2c):   curl --http2-prior-knowledge -i http://127.0.0.1:8080/
     Waiting room:   reload http://127.0.0.1:8080/login a few times (1 visitor/s are let in), or
                     for i in \$(seq 10); do curl -s -H 'Accept: application/json' http://127.0.0.1:8080/login; echo; done
+    Status page:    http://127.0.0.1:9901/status   (metrics: http://127.0.0.1:9901/metrics)
     Make the blog slow: curl -X POST 'http://127.0.0.1:8082/_origin/blog?mode=slow&delay_ms=3000'
   Press Ctrl-C to stop.
 
