@@ -6,6 +6,7 @@
 #include "modules/isolation/fragments.h"
 #include "modules/isolation/isolation.h"
 #include "modules/request_id/request_id.h"
+#include "modules/waiting_room/waiting_room.h"
 
 namespace pforte::module {
 
@@ -33,6 +34,7 @@ const std::vector<ModuleFactory>& registry() {
     all.push_back(modules::admin::factory());
     all.push_back(modules::isolation::fragments_factory());
     all.push_back(modules::isolation::isolation_factory());
+    all.push_back(modules::waiting_room::factory());
     std::stable_sort(all.begin(), all.end(), [](const ModuleFactory& a, const ModuleFactory& b) {
       return a.order < b.order;
     });

@@ -280,20 +280,22 @@ class Bulkheads(IsolationTestCase):
         }
         routes = ['path_prefix = "/static/"\nupstream = "assets"',
                   'path_prefix = "/"\nupstream = "platform"']
-        self.proxy = self.pforte(upstreams, routes)
+        self.proxy = self.pforte(upstreams, routes, admin=True)
+
+    def in_flight(self, key="in_flight"):
+        _, status = harness.curl_status(self.proxy.url("/status.json", admin=True))
+        ups = json.loads(status)["modules"]["isolation"]["upstreams"]
+        return next(u[key] for u in ups if u["name"] == "platform")
 
     def busy(self, n, ms):
+        """Starts n slow requests and waits until pforte counts them in flight."""
         procs = [start_curl(self.proxy.url("/slow?ms=%d" % ms)) for _ in range(n)]
         for p in procs:
             self.addCleanup(harness.end_client, p)
-        # Wait until the origin holds all of them.
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if self.o.stats()["paths"]["other"] >= n + 1:  # the stats request counts as "other"
-                break
-            self.o.reset()
-            time.sleep(0.02)
-        time.sleep(0.05)
+        while self.in_flight() < n:
+            self.assertLess(time.monotonic(), deadline, "the slow requests did not start")
+            time.sleep(0.01)
         return procs
 
     def test_full_bulkhead_answers_503_at_once_and_other_upstreams_are_unaffected(self):
@@ -319,7 +321,10 @@ class Bulkheads(IsolationTestCase):
         slow = self.busy(1, 600)
         waiting = start_curl(self.proxy.url("/headers"))
         self.addCleanup(harness.end_client, waiting)
-        time.sleep(0.1)
+        deadline = time.monotonic() + 5
+        while self.in_flight("pending") < 1:
+            self.assertLess(time.monotonic(), deadline, "the request did not start waiting")
+            time.sleep(0.01)
         code, head, _, total, _ = self.timed_get(self.proxy.url("/headers"), "--http1.1")
         self.assertEqual(code, 503)
         self.assertLess(total, 0.2)
