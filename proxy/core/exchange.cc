@@ -419,13 +419,16 @@ void Exchange::on_upstream_failure(upstream::Failure failure) {
     return;
   }
   if (route_) {
-    auto& mods = modules();
-    for (size_t i = 0; i < mods.size(); ++i) {
-      module::Decision d = mods[i]->on_upstream_error(*this, status);
-      if (d.kind() == module::Decision::Kind::kReply) {
-        send_local_reply(std::move(*d.take_reply()));
-        return;
-      }
+    // Every module sees the failure (isolation counts it even when the cache answers with a
+    // stale copy); the first reply wins.
+    std::unique_ptr<module::LocalReply> reply;
+    for (auto& m : modules()) {
+      module::Decision d = m->on_upstream_error(*this, status);
+      if (d.kind() == module::Decision::Kind::kReply && !reply) reply = d.take_reply();
+    }
+    if (reply) {
+      send_local_reply(std::move(*reply));
+      return;
     }
   }
   send_error(status, status == 504 ? "The server did not answer in time.\n"

@@ -197,6 +197,8 @@ class Module {
   virtual Decision on_request(ExchangeContext&) { return Decision::proceed(); }
   /// A request on the admin listener. Proceed if it is not for this module.
   virtual Decision on_admin(ExchangeContext&) { return Decision::proceed(); }
+  /// Every module sees an upstream failure, in order; the first one that replies answers (later
+  /// replies are dropped).
   virtual Decision on_upstream_error(ExchangeContext&, int /*status*/) {
     return Decision::proceed();
   }
