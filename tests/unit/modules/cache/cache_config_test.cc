@@ -2,6 +2,7 @@
 #include "modules/cache/cache_config.h"
 
 #include <boost/test/unit_test.hpp>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -173,4 +174,49 @@ BOOST_AUTO_TEST_CASE(store_survives_a_reload_when_size_matches) {
   BOOST_TEST(core(*first) == core(*second));
   BOOST_TEST(core(*second) != core(*third));
   BOOST_TEST(static_cast<CacheShared&>(**third).core().store.options().memory == 128ull << 20);
+}
+
+BOOST_AUTO_TEST_CASE(shipped_configs_load_with_the_registered_modules) {
+  const std::filesystem::path conf =
+      std::filesystem::path(__FILE__).parent_path() / ".." / ".." / ".." / ".." / "conf";
+  for (const char* name : {"pforte.toml", "demo.toml"}) {
+    auto result = config::load_config_file((conf / name).string(), module::config_parsers());
+    if (!result) {
+      for (const config::ConfigError& e : result.error()) BOOST_TEST_MESSAGE(e.to_string());
+    }
+    BOOST_TEST_REQUIRE(result.has_value(), name);
+    bool caching = false;
+    for (const config::RouteConfig& r : (*result)->routes) {
+      auto it = r.modules.find("cache");
+      if (it != r.modules.end()) {
+        caching = caching || static_cast<const CacheRouteConfig*>(it->second.get())->enabled;
+      }
+    }
+    BOOST_TEST(caching, name << " has a caching route");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(metrics_and_status_show_the_store) {
+  auto c = load_ok(kBase + "[[route]]\nupstream = \"app\"\ncache = { enabled = true }\n");
+  auto shared = prepare(*c, nullptr);
+  BOOST_REQUIRE(shared.has_value());
+  module::MetricsWriter w;
+  (*shared)->write_metrics(w);
+  std::string text = w.text();
+  BOOST_TEST(text.find("pforte_cache_bytes 0") != std::string::npos);
+  BOOST_TEST(text.find("pforte_cache_objects 0") != std::string::npos);
+  std::string json;
+  (*shared)->write_status_json(json);
+  BOOST_TEST(json.starts_with("{\"memory\":268435456,"));
+  BOOST_TEST(json.find("\"hit_ratio\":") != std::string::npos);
+  std::string html;
+  (*shared)->write_status_html(html);
+  BOOST_TEST(html.find("Hit ratio") != std::string::npos);
+  // The counters are registered once prepared, before any request.
+  module::MetricsWriter all;
+  module::metrics().write(all);
+  for (const char* name : {"pforte_cache_hits_total", "pforte_cache_misses_total",
+                           "pforte_cache_stale_total", "pforte_cache_coalesced_total"}) {
+    BOOST_TEST(all.text().find(std::string(name) + " 0") != std::string::npos, name);
+  }
 }

@@ -904,7 +904,16 @@ BOOST_AUTO_TEST_CASE(directory_is_an_unreadable_file) {
 
 BOOST_AUTO_TEST_CASE(shipped_example_config_loads_without_errors) {
   const std::string path = (source_dir() / "conf" / "pforte.toml").string();
-  const auto result = load_config_file(path);
+  // The module sections are checked by the modules' own tests; here they only need an owner.
+  ModuleConfigParser cache;
+  cache.name = "cache";
+  cache.parse_section = [](const toml::node&, ErrorSink&) {
+    return std::make_shared<const ModuleConfig>();
+  };
+  cache.parse_route = [](const toml::node&, const ModuleConfig*, ErrorSink&) {
+    return std::make_shared<const ModuleConfig>();
+  };
+  const auto result = load_config_file(path, {cache});
   if (!result) {
     for (const ConfigError& e : result.error()) BOOST_TEST_MESSAGE(e.to_string());
   }
