@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "modules/cache/compress.h"
 #include "modules/cache/purge.h"
 #include "modules/cache/respond.h"
 
@@ -543,6 +544,12 @@ void CacheModule::on_response_body(ExchangeContext& ctx, evbuffer* piece, bool l
 void CacheModule::store_entry(State& s) {
   std::shared_ptr<Entry> e = std::move(s.building);
   e->body.shrink_to_fit();
+  if (should_compress(e->status, e->headers, e->body.size())) {
+    // Once per stored object, so that no hit ever compresses. Kept only when clearly smaller.
+    const size_t worth = e->body.size() - e->body.size() / 8;
+    if (auto br = brotli_compress(e->body); br && br->size() < worth) e->body_br = std::move(*br);
+    if (auto gz = gzip_compress(e->body); gz && gz->size() < worth) e->body_gzip = std::move(*gz);
+  }
   Store& store = core().store;
   if (!e->vary.empty()) {
     auto marker = std::make_shared<Entry>();

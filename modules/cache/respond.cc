@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "modules/cache/compress.h"
+
 namespace pforte::modules::cache {
 
 namespace {
@@ -13,6 +15,22 @@ void set_cache_fields(http::Headers& headers, const Entry& entry, TimePoint now,
   headers.set("cache-status", format_cache_status(status));
 }
 
+/// Marks the answer as one of several codings of the entry: Vary: Accept-Encoding, and for a
+/// compressed coding Content-Encoding and a weak ETag (the bytes differ from the identity's).
+void set_coding_fields(http::Headers& headers, Coding coding, bool has_codings) {
+  if (!has_codings) return;
+  if (!headers.contains_token("vary", "accept-encoding")) {
+    std::string vary(headers.get("vary").value_or(""));
+    vary.append(vary.empty() ? "" : ", ").append("Accept-Encoding");
+    headers.set("vary", vary);
+  }
+  if (coding == Coding::kIdentity) return;
+  headers.set("content-encoding", to_string(coding));
+  if (auto etag = headers.get("etag"); etag && !etag->starts_with("W/")) {
+    headers.set("etag", "W/" + std::string(*etag));
+  }
+}
+
 }  // namespace
 
 module::LocalReply reply_from_entry(const http::Headers& request_headers,
@@ -22,6 +40,17 @@ module::LocalReply reply_from_entry(const http::Headers& request_headers,
   reply.body = make_evbuffer();
   const uint64_t length = entry->body.size();
 
+  const bool has_codings = !entry->body_br.empty() || !entry->body_gzip.empty();
+  // Ranges are served from the identity body: byte positions of a coding nobody asked to range
+  // over would surprise resuming downloads.
+  const Coding coding =
+      request_headers.has("range")
+          ? Coding::kIdentity
+          : choose_coding(request_headers, !entry->body_br.empty(), !entry->body_gzip.empty());
+  const std::string& coded = coding == Coding::kBrotli ? entry->body_br
+                             : coding == Coding::kGzip ? entry->body_gzip
+                                                       : entry->body;
+
   Conditional conditional = Conditional::kUnconditional;
   if (entry->status == 200) {
     conditional =
@@ -30,6 +59,7 @@ module::LocalReply reply_from_entry(const http::Headers& request_headers,
   if (conditional == Conditional::kNotModified) {
     reply.response.status = 304;
     reply.response.headers = not_modified_headers(entry->headers);
+    set_coding_fields(reply.response.headers, coding, has_codings);
     set_cache_fields(reply.response.headers, *entry, now, status);
     return reply;
   }
@@ -43,6 +73,7 @@ module::LocalReply reply_from_entry(const http::Headers& request_headers,
       reply.response.headers.remove("content-type");
       reply.response.headers.remove("content-encoding");
       reply.response.headers.set("content-range", content_range_unsatisfied(length));
+      set_coding_fields(reply.response.headers, coding, has_codings);
       set_cache_fields(reply.response.headers, *entry, now, status);
       return reply;
     }
@@ -51,6 +82,7 @@ module::LocalReply reply_from_entry(const http::Headers& request_headers,
       reply.response.status = 206;
       reply.response.headers = entry->headers;
       reply.response.headers.set("content-range", content_range(r, length));
+      set_coding_fields(reply.response.headers, coding, has_codings);
       set_cache_fields(reply.response.headers, *entry, now, status);
       add_body_reference(reply.body.get(), entry, r.first, r.size());
       return reply;
@@ -62,6 +94,7 @@ module::LocalReply reply_from_entry(const http::Headers& request_headers,
       reply.response.status = 206;
       reply.response.headers = entry->headers;
       reply.response.headers.set("content-type", plan.content_type);
+      set_coding_fields(reply.response.headers, coding, has_codings);
       set_cache_fields(reply.response.headers, *entry, now, status);
       for (const MultipartPlan::Part& part : plan.parts) {
         evbuffer_add(reply.body.get(), part.head.data(), part.head.size());
@@ -77,8 +110,9 @@ module::LocalReply reply_from_entry(const http::Headers& request_headers,
   if (entry->status == 200 && !entry->headers.has("accept-ranges")) {
     reply.response.headers.add("accept-ranges", "bytes");
   }
+  set_coding_fields(reply.response.headers, coding, has_codings);
   set_cache_fields(reply.response.headers, *entry, now, status);
-  add_body_reference(reply.body.get(), entry, 0, length);
+  add_reference(reply.body.get(), entry, coded, 0, coded.size());
   return reply;
 }
 

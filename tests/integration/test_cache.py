@@ -3,6 +3,7 @@ and HTTP/2 with TLS, h2load): hits never reach the origin, uncacheable answers a
 conditionals, HEAD and Range are answered from the cache, stale copies are served when the origin
 fails, concurrent misses are coalesced into one origin fetch across workers, and PURGE works on
 the admin listener only. The origin's per-path counters (`cc`) tell what reached it."""
+import gzip
 import json
 import os
 import re
@@ -265,6 +266,40 @@ class Cache(CacheTestBase):
         _, fields, _ = self.get(paths[0])
         self.assertIn("fwd=uri-miss", fields["cache-status"])
         self.assertEqual(self.origin_count() - before, 1)
+
+    def test_text_is_stored_once_and_served_compressed_by_accept_encoding(self):
+        path = cc_path("compress", cc="max-age=600", type="text/css", size=20000)
+        _, first, identity = self.get(path)
+        self.assertNotIn("content-encoding", first)  # the fetch itself passes through
+        before = self.origin_count()
+        for h2 in (False, True):
+            self.get(path, h2=h2)
+            with self.subTest(h2=h2, coding="gzip"):
+                status, fields, body = self.get(path, "-H", "Accept-Encoding: gzip", h2=h2)
+                self.assertEqual(status, 200)
+                self.assertEqual(fields["content-encoding"], "gzip")
+                self.assertIn("Accept-Encoding", fields["vary"])
+                self.assertLess(len(body), len(identity))
+                self.assertEqual(gzip.decompress(body), identity)
+            with self.subTest(h2=h2, coding="br"):
+                status, fields, body = self.get(path, "-H", "Accept-Encoding: br, gzip", h2=h2)
+                self.assertEqual(fields["content-encoding"], "br")
+                self.assertLess(len(body), len(identity))
+                # curl decodes brotli itself.
+                status, fields, body = self.get(path, "--compressed", h2=h2)
+                self.assertEqual(body, identity)
+            with self.subTest(h2=h2, coding="identity"):
+                status, fields, body = self.get(path, h2=h2)
+                self.assertNotIn("content-encoding", fields)
+                self.assertEqual(fields["vary"], "Accept-Encoding")
+                self.assertEqual(body, identity)
+        self.assertEqual(self.origin_count() - before, 1)  # the h2 (https) copy
+        # Not text: never compressed.
+        png = cc_path("compress-png", cc="max-age=600", type="image/png", size=20000)
+        self.get(png)
+        _, fields, _ = self.get(png, "-H", "Accept-Encoding: gzip, br")
+        self.assertNotIn("content-encoding", fields)
+        self.assertNotIn("vary", fields)
 
     def test_post_is_not_cached_and_invalidates(self):
         path = cc_path("post", cc="max-age=600")
