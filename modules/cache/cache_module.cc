@@ -213,6 +213,7 @@ Decision CacheModule::on_request(ExchangeContext& ctx) {
     return Decision::proceed();
   }
   s.primary = primary_key(req.scheme, req.authority, req.path);
+  normalize_accept_encoding(req.headers);
 
   if (ctx.fetch_flags() & module::kFetchRefresh) {
     // Our own background refresh: never answered from the cache; revalidate what is stored.

@@ -139,4 +139,14 @@ Coding choose_coding(const http::Headers& request_headers, bool have_brotli, boo
   return Coding::kIdentity;
 }
 
+void normalize_accept_encoding(http::Headers& request_headers) {
+  if (!request_headers.has("accept-encoding")) return;
+  Coding coding = choose_coding(request_headers, true, true);
+  if (coding == Coding::kIdentity) {
+    request_headers.remove("accept-encoding");
+  } else {
+    request_headers.set("accept-encoding", to_string(coding));
+  }
+}
+
 }  // namespace pforte::modules::cache

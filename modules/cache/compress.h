@@ -37,4 +37,10 @@ std::optional<std::string> gzip_compress(std::string_view data);
 /// when none is acceptable (pforte never answers 406 for a coding it merely prefers).
 Coding choose_coding(const http::Headers& request_headers, bool have_brotli, bool have_gzip);
 
+/// Rewrites a cacheable request's Accept-Encoding to the one coding it will get ("br", "gzip",
+/// or none), before the lookup and before it goes upstream. An origin that answers with
+/// `Vary: Accept-Encoding` then makes three variants at most, not one per browser's spelling of
+/// the header, and each variant holds the coding its key promises.
+void normalize_accept_encoding(http::Headers& request_headers);
+
 }  // namespace pforte::modules::cache

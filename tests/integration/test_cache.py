@@ -248,6 +248,15 @@ class Cache(CacheTestBase):
                 self.assertEqual(body, ("variant %s\n" % lang).encode())
         self.assertEqual(self.origin_count() - before, 2)
 
+    def test_vary_accept_encoding_makes_one_variant_per_coding(self):
+        path = cc_path("vary-ae", cc="max-age=600", vary="Accept-Encoding")
+        before = self.origin_count()
+        for ae in ("gzip, deflate, br", "br", "br;q=1, gzip;q=0.5", "gzip, deflate", "gzip"):
+            _, fields, body = self.get(path, "-H", "Accept-Encoding: " + ae)
+            expected = "br" if "br" in ae else "gzip"
+            self.assertEqual(body, ("variant %s\n" % expected).encode(), ae)
+        self.assertEqual(self.origin_count() - before, 2)
+
     def test_objects_above_max_object_are_not_stored(self):
         path = cc_path("big", cc="max-age=600", size=300000)
         before = self.origin_count()
@@ -313,22 +322,23 @@ class Cache(CacheTestBase):
         self.assertNotIn("cache-status", fields)
 
     def test_revalidation_with_304_refreshes_the_entry(self):
-        path = cc_path("reval", cc="max-age=1")
+        path = cc_path("reval", cc="max-age=2")
         self.get(path)
-        time.sleep(2.2)
+        time.sleep(3.2)
         before = self.origin_count()
         status, fields, body = self.get(path)
         self.assertEqual(status, 200)
         self.assertEqual(body, b"cc reval\n")
-        self.assertEqual(fields["cache-status"], "pforte; fwd=stale; fwd-status=304; stored; ttl=1")
+        self.assertRegex(fields["cache-status"], r"^pforte; fwd=stale; fwd-status=304; stored; ttl=[12]$")
         self.assertEqual(self.origin_count() - before, 1)
         # The refreshed entry is fresh again.
         _, fields, _ = self.get(path)
-        self.assertTrue(fields["cache-status"].startswith("pforte; hit"))
+        self.assertTrue(fields["cache-status"].startswith("pforte; hit"), fields["cache-status"])
         # A client's own conditional on a revalidated entry: 304 from the cache.
-        time.sleep(2.2)
-        status, _, _ = self.get(path, "-H", "If-None-Match: " + fields["etag"])
+        time.sleep(3.2)
+        status, fields, _ = self.get(path, "-H", "If-None-Match: " + fields["etag"])
         self.assertEqual(status, 304)
+        self.assertIn("fwd=stale; fwd-status=304", fields["cache-status"])
 
     def test_no_cache_response_is_revalidated_every_time(self):
         path = cc_path("no-cache", cc="no-cache")

@@ -107,6 +107,21 @@ BOOST_AUTO_TEST_CASE(accept_encoding_picks_brotli_then_gzip) {
               Coding::kIdentity));
 }
 
+BOOST_AUTO_TEST_CASE(accept_encoding_is_normalized_to_the_coding_it_gets) {
+  auto normalized = [](const char* value) {
+    http::Headers h = fields({{"accept-encoding", value}, {"accept", "*/*"}});
+    normalize_accept_encoding(h);
+    return std::string(h.get("accept-encoding").value_or("(none)"));
+  };
+  BOOST_TEST(normalized("gzip, deflate, br, zstd") == "br");
+  BOOST_TEST(normalized("gzip;q=1.0, br;q=0.5") == "gzip");
+  BOOST_TEST(normalized("deflate") == "(none)");
+  BOOST_TEST(normalized("identity") == "(none)");
+  http::Headers none = fields({{"accept", "*/*"}});
+  normalize_accept_encoding(none);
+  BOOST_TEST(!none.has("accept-encoding"));
+}
+
 BOOST_AUTO_TEST_CASE(stored_codings_are_served_by_accept_encoding) {
   auto e = std::make_shared<Entry>();
   e->headers.add("content-type", "text/css");
