@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -91,6 +92,9 @@ struct State final : module::ModuleState {
   Mode mode = Mode::kForward;
   const RouteSettings* settings = nullptr;
   CacheKey primary;
+  /// The key whose fetch this request leads or waits for: the primary key, or the variant key
+  /// when the stored Vary marker says which one this request needs.
+  CacheKey flight;
   TimePoint request_time{};
   std::shared_ptr<const Entry> stale;  ///< the stored response being revalidated
   CacheStatus::Fwd fwd = CacheStatus::Fwd::kUriMiss;
@@ -105,6 +109,7 @@ struct State final : module::ModuleState {
 struct Lookup {
   std::shared_ptr<const Entry> entry;
   CacheStatus::Fwd miss = CacheStatus::Fwd::kUriMiss;
+  std::optional<CacheKey> variant;  ///< set when a Vary marker was found
 };
 
 Lookup lookup(Store& store, const CacheKey& primary, const http::Headers& request_headers) {
@@ -116,7 +121,8 @@ Lookup lookup(Store& store, const CacheKey& primary, const http::Headers& reques
     return out;
   }
   out.miss = CacheStatus::Fwd::kVaryMiss;
-  out.entry = store.find(variant_key(primary, e->vary, request_headers));
+  out.variant = variant_key(primary, e->vary, request_headers);
+  out.entry = store.find(*out.variant);
   return out;
 }
 
@@ -229,6 +235,7 @@ Decision CacheModule::on_request(ExchangeContext& ctx) {
 
   const ClientDirectives client = client_directives(req, *s.settings);
   Lookup found = lookup(core().store, s.primary, req.headers);
+  s.flight = found.variant ? std::move(*found.variant) : s.primary;
   const TimePoint now = s.request_time;
   if (found.entry) {
     const Freshness& f = found.entry->freshness;
@@ -301,8 +308,8 @@ Decision CacheModule::coalesce(ExchangeContext& ctx, State& s, bool can_lead) {
     });
   };
   Inflight& inflight = core().inflight;
-  Inflight::Role role = can_lead ? inflight.join(s.primary, std::move(wake), s.lease)
-                                 : inflight.wait_if_running(s.primary, std::move(wake));
+  Inflight::Role role = can_lead ? inflight.join(s.flight, std::move(wake), s.lease)
+                                 : inflight.wait_if_running(s.flight, std::move(wake));
   if (role != Inflight::Role::kWaiter) {
     counters().misses.add();
     return Decision::proceed();
@@ -363,7 +370,7 @@ void CacheModule::start_refresh(ExchangeContext& ctx, const State& s) {
     std::shared_ptr<CacheCore> core;  // outlives the lease (members are destroyed in reverse)
     Lease lease;
   };
-  Lease lease = core().inflight.try_lead(s.primary);
+  Lease lease = core().inflight.try_lead(s.flight);
   if (!lease.active()) return;  // a fetch for this key runs already
   auto pending = std::make_shared<Pending>(Pending{shared_->core_ptr(), std::move(lease)});
 
