@@ -57,6 +57,10 @@ void reopen() {
   open(path, static_cast<LogLevel>(g_level.load()));
 }
 
+void set_level(LogLevel level) {
+  g_level.store(static_cast<int>(level));
+}
+
 bool enabled(LogLevel level) {
   return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }

@@ -17,6 +17,8 @@ bool open(const std::string& path, LogLevel level);
 /// Reopens the current file (log rotation).
 void reopen();
 bool enabled(LogLevel level);
+/// Changes the level (reload). Any thread.
+void set_level(LogLevel level);
 /// Writes one line: "<time> <level> <message>".
 void write(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -64,4 +64,39 @@ std::optional<SocketAddress> parse_socket_address(std::string_view text) {
   return result;
 }
 
+namespace {
+
+bool same_addresses(const std::vector<SocketAddress>& a, const std::vector<SocketAddress>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].text != b[i].text) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool equivalent(const UpstreamConfig& a, const UpstreamConfig& b) {
+  auto same_health = [](const std::optional<HealthConfig>& x,
+                        const std::optional<HealthConfig>& y) {
+    if (x.has_value() != y.has_value()) return false;
+    if (!x) return true;
+    return x->path == y->path && x->interval == y->interval && x->timeout == y->timeout &&
+           x->fall == y->fall && x->rise == y->rise;
+  };
+  auto same_breaker = [](const std::optional<CircuitBreakerConfig>& x,
+                         const std::optional<CircuitBreakerConfig>& y) {
+    if (x.has_value() != y.has_value()) return false;
+    if (!x) return true;
+    return x->failure_ratio == y->failure_ratio && x->min_requests == y->min_requests &&
+           x->window == y->window && x->open_for == y->open_for;
+  };
+  return a.name == b.name && same_addresses(a.servers, b.servers) &&
+         same_addresses(a.backup, b.backup) && a.balance == b.balance &&
+         a.connect_timeout == b.connect_timeout && a.response_timeout == b.response_timeout &&
+         a.idle_timeout == b.idle_timeout && a.max_connections == b.max_connections &&
+         a.max_pending == b.max_pending && same_health(a.health, b.health) &&
+         same_breaker(a.circuit_breaker, b.circuit_breaker);
+}
+
 }  // namespace pforte::config

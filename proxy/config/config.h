@@ -100,6 +100,10 @@ struct UpstreamConfig {
   std::optional<CircuitBreakerConfig> circuit_breaker;
 };
 
+/// True if `a` and `b` configure the same upstream (servers, balance, timeouts, limits, health,
+/// breaker), so a reload may keep its connections and state.
+bool equivalent(const UpstreamConfig& a, const UpstreamConfig& b);
+
 /// Module-owned configuration: a module's parse() returns one of these (subclass it).
 struct ModuleConfig {
   virtual ~ModuleConfig() = default;

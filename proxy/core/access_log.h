@@ -4,6 +4,8 @@
 // bound are dropped and counted rather than growing memory without limit.
 #pragma once
 
+#include "proxy/module/text.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -50,7 +52,6 @@ class AccessLog {
   std::thread writer_;
 };
 
-/// Appends `s` to `out` as a JSON string literal (quotes included).
-void append_json_string(std::string& out, std::string_view s);
+using module::append_json_string;
 
 }  // namespace pforte::core

@@ -244,6 +244,24 @@ uint64_t MetricsRegistry::counter_value(std::string_view name, const Labels& lab
   return it != entries_.end() && it->second.counter ? it->second.counter->value() : 0;
 }
 
+std::vector<std::pair<Labels, uint64_t>> MetricsRegistry::counters(std::string_view name) const {
+  std::vector<std::pair<Labels, uint64_t>> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [k, e] : entries_) {
+    if (e.counter && e.name == name) out.emplace_back(e.labels, e.counter->value());
+  }
+  return out;
+}
+
+std::vector<std::pair<Labels, int64_t>> MetricsRegistry::gauges(std::string_view name) const {
+  std::vector<std::pair<Labels, int64_t>> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [k, e] : entries_) {
+    if (e.gauge && e.name == name) out.emplace_back(e.labels, e.gauge->value());
+  }
+  return out;
+}
+
 MetricsRegistry& metrics() {
   static MetricsRegistry registry;
   return registry;

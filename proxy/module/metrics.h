@@ -122,6 +122,10 @@ class MetricsRegistry {
   void write(MetricsWriter& out) const;
   /// Current value of a registered counter, or 0 (for the status page and tests).
   uint64_t counter_value(std::string_view name, const Labels& labels) const;
+  /// Every counter of family `name` with its labels and value (for the status page).
+  std::vector<std::pair<Labels, uint64_t>> counters(std::string_view name) const;
+  /// Every gauge of family `name` with its labels and value.
+  std::vector<std::pair<Labels, int64_t>> gauges(std::string_view name) const;
 
  private:
   struct Entry {

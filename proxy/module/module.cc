@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "modules/admin/admin.h"
 #include "modules/cache/cache_module.h"
 #include "modules/request_id/request_id.h"
 
@@ -28,6 +29,7 @@ const std::vector<ModuleFactory>& registry() {
   static const std::vector<ModuleFactory> factories = [] {
     std::vector<ModuleFactory> all;
     all.push_back(modules::request_id::factory());
+    all.push_back(modules::admin::factory());
     all.push_back(modules::cache::factory());
     std::stable_sort(all.begin(), all.end(), [](const ModuleFactory& a, const ModuleFactory& b) {
       return a.order < b.order;

@@ -5,19 +5,32 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
+#include <map>
 #include <thread>
 
 #include "pforte_version.h"
 #include "proxy/common/log.h"
+#include "proxy/config/loader.h"
 #include "proxy/core/access_log.h"
 #include "proxy/net/listen_socket.h"
 #include "proxy/net/tls.h"
+#include "proxy/server/notify.h"
 #include "proxy/server/worker.h"
 
 namespace pforte::server {
 
 namespace {
 
+/// One configured listening address and its per-worker sockets' identity.
+struct OpenListener {
+  uint64_t id = 0;
+  std::optional<config::TlsConfig> tls;
+  net::TlsContext* tls_context = nullptr;
+  bool admin = false;
+};
+
+/// The main thread's view of the process. Main thread only.
 struct MainLoop {
   event_base* base = nullptr;
   std::vector<std::unique_ptr<Worker>>* workers = nullptr;
@@ -25,23 +38,227 @@ struct MainLoop {
   std::atomic<size_t> running{0};
   event* all_exited = nullptr;
   bool stopping = false;
+  std::shared_ptr<const module::Generation> current;
+  size_t n_workers = 0;
+  /// By listener key (address text, "admin " prefix for the admin listener).
+  std::map<std::string, OpenListener> listeners;
+  uint64_t next_listener_id = 1;
+  /// Every TLS context ever made; kept until exit because handshakes in progress may still use
+  /// a replaced one.
+  std::vector<std::unique_ptr<net::TlsContext>> tls_contexts;
 };
+
+std::string listener_key(const config::SocketAddress& address, bool admin) {
+  return (admin ? "admin " : "") + address.text;
+}
+
+bool same_tls(const std::optional<config::TlsConfig>& a,
+              const std::optional<config::TlsConfig>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || (a->cert == b->cert && a->key == b->key);
+}
+
+/// Opens one socket per worker for `address`. For port 0 the first bind picks the port and the
+/// other workers bind the same one. On failure nothing stays open.
+std::expected<std::vector<int>, std::string> open_sockets(const config::SocketAddress& address,
+                                                          size_t n_workers, const char* what) {
+  std::vector<int> fds;
+  config::SocketAddress addr = address;
+  for (size_t w = 0; w < n_workers; ++w) {
+    auto fd = net::open_listen_socket(addr);
+    if (!fd) {
+      for (int f : fds) ::close(f);
+      return std::unexpected("listener " + address.text + ": " + fd.error());
+    }
+    if (w == 0) {
+      config::SocketAddress bound = net::bound_address(*fd);
+      addr.addr = bound.addr;
+      addr.len = bound.len;
+      PF_INFO("listening on %s (%s)", bound.text.c_str(), what);
+    }
+    fds.push_back(*fd);
+  }
+  return fds;
+}
+
+/// Every listener of `config` (the admin listener last) as (key, address, tls, admin).
+struct WantedListener {
+  std::string key;
+  config::SocketAddress address;
+  std::optional<config::TlsConfig> tls;
+  bool admin = false;
+};
+std::vector<WantedListener> wanted_listeners(const config::Config& config) {
+  std::vector<WantedListener> out;
+  for (const config::ListenerConfig& l : config.listeners)
+    out.push_back({listener_key(l.address, false), l.address, l.tls, false});
+  if (config.admin)
+    out.push_back({listener_key(config.admin->address, true), config.admin->address, {}, true});
+  return out;
+}
+
+const char* listener_kind(const WantedListener& w) {
+  return w.admin ? "admin: http/1.1, h2c" : w.tls ? "TLS: h2, http/1.1" : "http/1.1, h2c";
+}
+
+/// Makes the TLS context of a listener; errors carry the `tls` table's location.
+std::expected<net::TlsContext*, std::string> make_tls(MainLoop& loop, const config::Config& config,
+                                                      const WantedListener& w) {
+  auto ctx = net::TlsContext::create(*w.tls);
+  if (!ctx) {
+    return std::unexpected(config.source_path + ":" + std::to_string(w.tls->line) + ":" +
+                           std::to_string(w.tls->column) + ": listener " + w.address.text + ": " +
+                           ctx.error());
+  }
+  loop.tls_contexts.push_back(std::move(*ctx));
+  return loop.tls_contexts.back().get();
+}
+
+size_t resolve_workers(const config::Config& config) {
+  return config.global.workers > 0 ? static_cast<size_t>(config.global.workers)
+                                   : std::max<size_t>(1, std::thread::hardware_concurrency());
+}
+
+void count_reload(bool ok) {
+  static module::Counter& accepted = module::metrics().counter(
+      "pforte_config_reloads_total", "Configuration reloads (SIGHUP) by result.",
+      {{"result", "accepted"}});
+  static module::Counter& refused = module::metrics().counter(
+      "pforte_config_reloads_total", "Configuration reloads (SIGHUP) by result.",
+      {{"result", "refused"}});
+  (ok ? accepted : refused).add();
+}
+
+void refuse_reload(const std::string& message) {
+  PF_ERROR("reload refused, the running configuration stays: %s", message.c_str());
+  notify_service_manager("READY=1\nSTATUS=reload refused: " + message);
+  count_reload(false);
+  module::server_info().set_reload_result(false, message, time(nullptr));
+}
+
+/// SIGHUP: loads and validates the config file again, exactly as `pforte -t` does, and switches
+/// the workers to it if it is valid. Main thread (never a worker: they keep serving meanwhile).
+void reload(MainLoop& loop) {
+  const config::Config& old = *loop.current->config;
+  PF_INFO("SIGHUP: reloading %s", old.source_path.c_str());
+  notify_reloading();
+  auto loaded = config::load_config_file(old.source_path, module::config_parsers());
+  if (!loaded) {
+    for (const auto& e : loaded.error()) PF_ERROR("%s", e.to_string().c_str());
+    refuse_reload(loaded.error().front().to_string() +
+                  (loaded.error().size() > 1
+                       ? " (and " + std::to_string(loaded.error().size() - 1) + " more)"
+                       : ""));
+    return;
+  }
+  const config::Config& next = **loaded;
+  // Settings the running process cannot change.
+  std::vector<std::string> fixed;
+  if (resolve_workers(next) != loop.n_workers) fixed.push_back("global.workers");
+  if (next.global.access_log != old.global.access_log) fixed.push_back("global.access_log");
+  if (next.global.error_log != old.global.error_log) fixed.push_back("global.error_log");
+  if (!fixed.empty()) {
+    std::string names;
+    for (const std::string& f : fixed) names.append(names.empty() ? "" : ", ").append(f);
+    refuse_reload(next.source_path + ": " + names +
+                  " cannot change while pforte runs; restart it to apply");
+    return;
+  }
+  auto generation = module::prepare_generation(*loaded, loop.current.get());
+  if (!generation) {
+    refuse_reload(generation.error());
+    return;
+  }
+  // Listeners: keep those still configured, open new ones, close the rest.
+  std::vector<ReloadPlan> plans(loop.n_workers);
+  std::map<std::string, OpenListener> listeners;
+  std::vector<std::vector<int>> opened;  // to close again if a later step fails
+  auto undo = [&] {
+    for (auto& fds : opened)
+      for (int fd : fds) ::close(fd);
+  };
+  for (const WantedListener& w : wanted_listeners(next)) {
+    auto it = loop.listeners.find(w.key);
+    net::TlsContext* tls = nullptr;
+    bool tls_changed = it == loop.listeners.end() || !same_tls(it->second.tls, w.tls);
+    if (w.tls) {
+      if (!tls_changed && it != loop.listeners.end()) {
+        tls = it->second.tls_context;
+      }
+      // Certificates are read again on every reload so that renewed files take effect.
+      auto ctx = make_tls(loop, next, w);
+      if (!ctx) {
+        undo();
+        refuse_reload(ctx.error());
+        return;
+      }
+      tls = *ctx;
+      tls_changed = true;
+    }
+    if (it != loop.listeners.end()) {
+      OpenListener kept = it->second;
+      if (tls_changed) {
+        for (ReloadPlan& p : plans) p.tls_changed.emplace_back(kept.id, tls);
+      }
+      kept.tls = w.tls;
+      kept.tls_context = tls;
+      listeners.emplace(w.key, kept);
+      continue;
+    }
+    auto fds = open_sockets(w.address, loop.n_workers, listener_kind(w));
+    if (!fds) {
+      undo();
+      refuse_reload(next.source_path + ": " + fds.error());
+      return;
+    }
+    opened.push_back(*fds);
+    OpenListener added{loop.next_listener_id++, w.tls, tls, w.admin};
+    for (size_t i = 0; i < loop.n_workers; ++i)
+      plans[i].added.push_back(ListenerSpec{added.id, (*fds)[i], tls, w.admin});
+    listeners.emplace(w.key, added);
+  }
+  for (const auto& [key, l] : loop.listeners) {
+    if (listeners.count(key)) continue;
+    PF_INFO("closing listener %s", key.c_str());
+    for (ReloadPlan& p : plans) p.removed.push_back(l.id);
+  }
+  loop.listeners = std::move(listeners);
+  loop.current = *generation;
+  log::set_level(next.global.log_level);
+  for (size_t i = 0; i < loop.n_workers; ++i) {
+    plans[i].generation = loop.current;
+    (*loop.workers)[i]->reload(std::move(plans[i]));
+  }
+  module::server_info().generation = loop.current->number;
+  module::server_info().set_reload_result(true, "", time(nullptr));
+  count_reload(true);
+  notify_service_manager("READY=1\nSTATUS=serving generation " +
+                         std::to_string(loop.current->number));
+  PF_INFO("reload accepted: generation %llu",
+          static_cast<unsigned long long>(loop.current->number));
+}
 
 void on_signal(evutil_socket_t sig, short, void* arg) {
   auto* loop = static_cast<MainLoop*>(arg);
   switch (sig) {
     case SIGTERM:
       PF_INFO("SIGTERM: draining (no new connections; in-flight requests may finish)");
+      notify_service_manager("STOPPING=1\nSTATUS=draining");
       loop->stopping = true;
       for (auto& w : *loop->workers) w->drain();
       break;
     case SIGINT:
       PF_INFO("SIGINT: stopping now");
+      notify_service_manager("STOPPING=1");
       loop->stopping = true;
       for (auto& w : *loop->workers) w->stop();
       break;
     case SIGHUP:
-      PF_WARN("SIGHUP: configuration reload is not supported yet; the running config stays");
+      if (loop->stopping) {
+        PF_WARN("SIGHUP ignored: pforte is stopping");
+        break;
+      }
+      reload(*loop);
       break;
     case SIGUSR1:
       PF_INFO("SIGUSR1: reopening log files");
@@ -63,77 +280,56 @@ void on_all_exited(evutil_socket_t fd, short, void* arg) {
 }  // namespace
 
 int run(std::shared_ptr<const module::Generation> generation) {
-  const std::shared_ptr<const config::Config>& config = generation->config;
   // No evthread_use_pthreads(): every event_base is used by one thread only, and cross-thread
   // wake-ups go through eventfds, so libevent runs without locks.
   signal(SIGPIPE, SIG_IGN);
+  const config::Config& config = *generation->config;
 
-  if (!log::open(config->global.error_log, config->global.log_level)) {
-    fprintf(stderr, "pforte: cannot open error log %s\n", config->global.error_log.c_str());
+  if (!log::open(config.global.error_log, config.global.log_level)) {
+    fprintf(stderr, "pforte: cannot open error log %s\n", config.global.error_log.c_str());
     return 1;
   }
-  core::AccessLog access_log(config->global.access_log);
+  core::AccessLog access_log(config.global.access_log);
   if (!access_log.open()) {
-    PF_ERROR("cannot open access log %s: %s", config->global.access_log.c_str(), strerror(errno));
+    PF_ERROR("cannot open access log %s: %s", config.global.access_log.c_str(), strerror(errno));
     return 1;
   }
 
   SharedState shared;
   shared.access_log = &access_log;
-  std::vector<std::unique_ptr<net::TlsContext>> tls_contexts;
-  for (const config::ListenerConfig& l : config->listeners) {
-    if (!l.tls) {
-      shared.tls.push_back(nullptr);
-      continue;
-    }
-    auto ctx = net::TlsContext::create(*l.tls);
-    if (!ctx) {
-      PF_ERROR("%s:%d:%d: listener %s: %s", config->source_path.c_str(), l.tls->line, l.tls->column,
-               l.address.text.c_str(), ctx.error().c_str());
-      return 1;
-    }
-    shared.tls.push_back(ctx->get());
-    tls_contexts.push_back(std::move(*ctx));
-  }
+  MainLoop loop;
+  loop.current = generation;
+  loop.n_workers = resolve_workers(config);
 
-  size_t n_workers = config->global.workers > 0
-                         ? static_cast<size_t>(config->global.workers)
-                         : std::max<size_t>(1, std::thread::hardware_concurrency());
-
-  // One socket per worker per listener (the admin listener last). For port 0 the first bind picks
-  // the port and the other workers bind the same one.
-  std::vector<std::vector<int>> fds(n_workers);
-  std::vector<config::ListenerConfig> all_listeners = config->listeners;
-  shared.public_listeners = all_listeners.size();
-  if (config->admin) all_listeners.push_back(config::ListenerConfig{config->admin->address, {}});
-  for (size_t li = 0; li < all_listeners.size(); ++li) {
-    const config::ListenerConfig& l = all_listeners[li];
-    bool admin = li >= shared.public_listeners;
-    config::SocketAddress addr = l.address;
-    for (size_t w = 0; w < n_workers; ++w) {
-      auto fd = net::open_listen_socket(addr);
-      if (!fd) {
-        PF_ERROR("listener %s: %s", l.address.text.c_str(), fd.error().c_str());
-        for (auto& list : fds) {
-          for (int f : list) ::close(f);
-        }
+  std::vector<std::vector<ListenerSpec>> specs(loop.n_workers);
+  auto close_all = [&] {
+    for (auto& list : specs)
+      for (const ListenerSpec& l : list) ::close(l.fd);
+  };
+  for (const WantedListener& w : wanted_listeners(config)) {
+    net::TlsContext* tls = nullptr;
+    if (w.tls) {
+      auto ctx = make_tls(loop, config, w);
+      if (!ctx) {
+        PF_ERROR("%s", ctx.error().c_str());
+        close_all();
         return 1;
       }
-      if (w == 0) {
-        config::SocketAddress bound = net::bound_address(*fd);
-        addr.addr = bound.addr;
-        addr.len = bound.len;
-        PF_INFO("listening on %s (%s)", bound.text.c_str(),
-                admin   ? "admin: http/1.1, h2c"
-                : l.tls ? "TLS: h2, http/1.1"
-                        : "http/1.1, h2c");
-      }
-      fds[w].push_back(*fd);
+      tls = *ctx;
     }
+    auto fds = open_sockets(w.address, loop.n_workers, listener_kind(w));
+    if (!fds) {
+      PF_ERROR("%s", fds.error().c_str());
+      close_all();
+      return 1;
+    }
+    OpenListener l{loop.next_listener_id++, w.tls, tls, w.admin};
+    for (size_t i = 0; i < loop.n_workers; ++i)
+      specs[i].push_back(ListenerSpec{l.id, (*fds)[i], tls, w.admin});
+    loop.listeners.emplace(w.key, l);
   }
 
   event_base* base = event_base_new();
-  MainLoop loop;
   loop.base = base;
   loop.access_log = &access_log;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -141,7 +337,7 @@ int run(std::shared_ptr<const module::Generation> generation) {
   int exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   loop.all_exited = event_new(base, exit_fd, EV_READ, &on_all_exited, &loop);
   event_add(loop.all_exited, nullptr);
-  loop.running = n_workers;
+  loop.running = loop.n_workers;
   shared.on_worker_exit = [&loop, exit_fd] {
     if (loop.running.fetch_sub(1) == 1) {
       uint64_t one = 1;
@@ -149,8 +345,8 @@ int run(std::shared_ptr<const module::Generation> generation) {
       (void)ignored;
     }
   };
-  for (size_t i = 0; i < n_workers; ++i) {
-    workers.push_back(std::make_unique<Worker>(i, generation, shared, std::move(fds[i])));
+  for (size_t i = 0; i < loop.n_workers; ++i) {
+    workers.push_back(std::make_unique<Worker>(i, generation, shared, std::move(specs[i])));
   }
   std::vector<event*> signals;
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
@@ -160,17 +356,20 @@ int run(std::shared_ptr<const module::Generation> generation) {
   }
   module::ServerInfo& info = module::server_info();
   info.started_unix = time(nullptr);
-  info.workers = n_workers;
+  info.workers = loop.n_workers;
   info.generation = generation->number;
   for (auto& w : workers) w->start();
-  PF_INFO("pforte %s started with %zu worker%s", PFORTE_VERSION, n_workers,
-          n_workers == 1 ? "" : "s");
+  PF_INFO("pforte %s started with %zu worker%s", PFORTE_VERSION, loop.n_workers,
+          loop.n_workers == 1 ? "" : "s");
+  // The listening sockets are open (connections queue from here on): ready.
+  notify_service_manager("READY=1\nSTATUS=serving generation 1\nMAINPID=" +
+                         std::to_string(getpid()));
 
   event_base_dispatch(base);
 
   for (auto& w : workers) w->join();
   workers.clear();
-  for (const auto& shared_state : generation->shared) {
+  for (const auto& shared_state : loop.current->shared) {
     if (shared_state) shared_state->shutdown();
   }
   for (event* ev : signals) event_free(ev);

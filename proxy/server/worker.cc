@@ -25,8 +25,8 @@ constexpr timeval kTick{0, 100 * 1000};
 }
 
 Worker::Worker(size_t index, std::shared_ptr<const module::Generation> generation,
-               SharedState& shared, std::vector<int> listen_fds)
-    : index_(index), shared_(shared), listen_fds_(std::move(listen_fds)) {
+               SharedState& shared, std::vector<ListenerSpec> listeners)
+    : index_(index), shared_(shared), pending_listeners_(std::move(listeners)) {
   event_config* cfg = event_config_new();
   event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
   base_.reset(event_base_new_with_config(cfg));
@@ -58,8 +58,8 @@ Worker::~Worker() {
   tick_.reset();
   drain_deadline_.reset();
   reaper_.reset();
-  for (int fd : listen_fds_) {
-    if (fd >= 0) ::close(fd);
+  for (const ListenerSpec& l : pending_listeners_) {
+    if (l.fd >= 0) ::close(l.fd);
   }
   if (mailbox_fd_ >= 0) ::close(mailbox_fd_);
 }
@@ -70,7 +70,14 @@ std::shared_ptr<core::WorkerGeneration> Worker::build(
   wg->generation = std::move(gen);
   const config::Config& cfg = *wg->generation->config;
   for (const config::UpstreamConfig& u : cfg.upstreams) {
-    wg->pools.push_back(std::make_shared<upstream::UpstreamPool>(base_.get(), *reaper_, u));
+    std::shared_ptr<upstream::UpstreamPool> reused;
+    if (current_) {
+      for (const auto& pool : current_->pools) {
+        if (pool->config().name == u.name && config::equivalent(pool->config(), u)) reused = pool;
+      }
+    }
+    wg->pools.push_back(
+        reused ? reused : std::make_shared<upstream::UpstreamPool>(base_.get(), *reaper_, u));
   }
   const auto& factories = module::registry();
   for (size_t i = 0; i < factories.size(); ++i) {
@@ -163,16 +170,45 @@ void Worker::run() {
 }
 
 void Worker::open_listeners() {
-  for (size_t i = 0; i < listen_fds_.size(); ++i) {
-    auto l = std::make_unique<Listener>();
-    l->index = i;
-    l->worker = this;
-    l->listener.reset(evconnlistener_new(base_.get(), &Worker::on_accept, l.get(),
-                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-                                         listen_fds_[i]));
-    listen_fds_[i] = -1;  // owned by the evconnlistener now
-    listeners_.push_back(std::move(l));
+  for (ListenerSpec& spec : pending_listeners_) {
+    open_listener(spec);
+    spec.fd = -1;  // owned by the evconnlistener now
   }
+  pending_listeners_.clear();
+}
+
+void Worker::open_listener(const ListenerSpec& spec) {
+  auto l = std::make_unique<Listener>();
+  l->spec = spec;
+  l->worker = this;
+  l->listener.reset(evconnlistener_new(base_.get(), &Worker::on_accept, l.get(),
+                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, spec.fd));
+  if (accept_paused_) evconnlistener_disable(l->listener.get());
+  listeners_.push_back(std::move(l));
+}
+
+void Worker::reload(ReloadPlan plan) {
+  auto shared_plan = std::make_shared<ReloadPlan>(std::move(plan));
+  post([this, shared_plan] { apply_reload(*shared_plan); });
+}
+
+void Worker::apply_reload(ReloadPlan& plan) {
+  if (draining_ || exiting_) {
+    for (const ListenerSpec& l : plan.added) ::close(l.fd);
+    return;
+  }
+  current_ = build(plan.generation);
+  for (uint64_t id : plan.removed) {
+    std::erase_if(listeners_,
+                  [id](const std::unique_ptr<Listener>& l) { return l->spec.id == id; });
+  }
+  for (const auto& [id, tls] : plan.tls_changed) {
+    for (auto& l : listeners_) {
+      if (l->spec.id == id) l->spec.tls = tls;
+    }
+  }
+  for (const ListenerSpec& spec : plan.added) open_listener(spec);
+  plan.added.clear();
 }
 
 void Worker::pause_accept(bool paused) {
@@ -198,9 +234,8 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
   if (open >= w->config_ref().limits.max_connections) w->pause_accept(true);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  core::PeerInfo peer{net::address_text(addr, false), false,
-                      l->index >= w->shared_.public_listeners};
-  net::TlsContext* tls = l->index < w->shared_.tls.size() ? w->shared_.tls[l->index] : nullptr;
+  core::PeerInfo peer{net::address_text(addr, false), false, l->spec.admin};
+  net::TlsContext* tls = l->spec.tls;
   if (tls) {
     peer.tls = true;
     SSL* ssl = SSL_new(tls->default_ctx());

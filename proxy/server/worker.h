@@ -22,18 +22,32 @@ namespace pforte::server {
 /// State shared by all workers of the process. Read-only after start except the atomics.
 struct SharedState {
   std::atomic<uint64_t> connections{0};  ///< open client connections, all workers
-  size_t public_listeners = 0;           ///< listener fds beyond this index are the admin one
   core::AccessLog* access_log = nullptr;
-  std::vector<net::TlsContext*> tls;     ///< per listener; null for cleartext
   std::function<void()> on_worker_exit;  ///< called (from the worker thread) when it ends
+};
+
+/// One listening socket handed to a worker.
+struct ListenerSpec {
+  uint64_t id = 0;                 ///< stable across reloads while the address stays configured
+  int fd = -1;                     ///< this worker's socket (the worker takes ownership)
+  net::TlsContext* tls = nullptr;  ///< null: cleartext (outlives the worker)
+  bool admin = false;              ///< the admin listener
+};
+
+/// What a reload changes in a worker.
+struct ReloadPlan {
+  std::shared_ptr<const module::Generation> generation;
+  std::vector<ListenerSpec> added;  ///< new sockets for this worker
+  std::vector<uint64_t> removed;    ///< listener ids to close
+  /// Kept listeners whose TLS settings changed (new certificates apply to new connections).
+  std::vector<std::pair<uint64_t, net::TlsContext*>> tls_changed;
 };
 
 class Worker final : public core::WorkerContext, public module::WorkerServices {
  public:
-  /// `listen_fds[i]` is this worker's socket for config listener i (the worker owns them); a
-  /// last extra one, if the config has [admin], is the admin listener.
+  /// `listeners` are this worker's sockets (the worker owns their fds).
   Worker(size_t index, std::shared_ptr<const module::Generation> generation, SharedState& shared,
-         std::vector<int> listen_fds);
+         std::vector<ListenerSpec> listeners);
   ~Worker() override;
 
   /// Starts the thread.
@@ -46,6 +60,9 @@ class Worker final : public core::WorkerContext, public module::WorkerServices {
   void drain();
   /// Fast stop (SIGINT). Any thread.
   void stop();
+  /// Switches to a new generation: new exchanges use it, in-flight ones finish on theirs;
+  /// listeners are added, closed or given new certificates. Any thread.
+  void reload(ReloadPlan plan);
 
   // core::WorkerContext
   event_base* base() override { return base_.get(); }
@@ -65,13 +82,15 @@ class Worker final : public core::WorkerContext, public module::WorkerServices {
  private:
   struct Listener {
     ListenerPtr listener;
-    size_t index = 0;  ///< config listener index
+    ListenerSpec spec;
     Worker* worker = nullptr;
   };
   struct PendingTls;
 
   void run();
   void open_listeners();
+  void open_listener(const ListenerSpec& spec);
+  void apply_reload(ReloadPlan& plan);
   void pause_accept(bool paused);
   /// `http2`: for pforte_connections{protocol}.
   void add_session(std::unique_ptr<core::Session> session, bool http2);
@@ -92,7 +111,7 @@ class Worker final : public core::WorkerContext, public module::WorkerServices {
 
   size_t index_;
   SharedState& shared_;
-  std::vector<int> listen_fds_;
+  std::vector<ListenerSpec> pending_listeners_;  ///< opened on the worker thread at start
   EventBasePtr base_;
   std::unique_ptr<Reaper> reaper_;
   std::unique_ptr<CommonTimeouts> timeouts_;

@@ -115,11 +115,13 @@ class Pforte:
     .https (TLS, if tls=True), .admin (the admin listener, if admin=True)."""
 
     def __init__(self, workdir, upstreams, routes=None, tls=True, workers=1, extra="", limits="",
-                 global_extra="", wait=True, admin=False):
+                 global_extra="", wait=True, admin=False, env=None, ports=None):
         self.workdir = workdir
-        self.http = free_port()
-        self.https = free_port() if tls else None
-        self.admin = free_port() if admin else None
+        # `ports` = (http, https, admin) of another instance: a second process on the same
+        # sockets (SO_REUSEPORT), as in a binary upgrade.
+        self.http = ports[0] if ports else free_port()
+        self.https = (ports[1] if ports else free_port()) if tls else None
+        self.admin = (ports[2] if ports else free_port()) if admin else None
         self.access_log = os.path.join(workdir, "access-%d.log" % id(self))
         self.error_log = os.path.join(workdir, "error-%d.log" % id(self))
         lines = ["[global]", "workers = %d" % workers, 'access_log = "%s"' % self.access_log,
@@ -148,7 +150,8 @@ class Pforte:
         self.stderr_path = os.path.join(workdir, "stderr-%d.log" % id(self))
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen([PFORTE_BIN, "-c", self.config], stdout=subprocess.DEVNULL,
-                                     stderr=self._stderr)
+                                     stderr=self._stderr,
+                                     env=dict(os.environ, **env) if env else None)
         if wait:
             wait_for_port(self.http, proc=self.proc)
             if self.https:
