@@ -275,6 +275,7 @@ class Cache(CacheTestBase):
         _, fields, _ = self.get(paths[0])
         self.assertIn("fwd=uri-miss", fields["cache-status"])
         self.assertEqual(self.origin_count() - before, 1)
+        self.assertLessEqual(self.scrape()["pforte_cache_bytes"], 4 * 1024 * 1024)
 
     def test_text_is_stored_once_and_served_compressed_by_accept_encoding(self):
         path = cc_path("compress", cc="max-age=600", type="text/css", size=20000)
@@ -438,6 +439,42 @@ class Cache(CacheTestBase):
             time.sleep(0.05)
             lines = [l for l in self.proxy.access_lines() if l["path"] == path]
         self.assertEqual([l["cache"] for l in lines], ["miss", "hit"])
+
+    def scrape(self):
+        code, body = harness.curl_status("--http1.1", self.proxy.url("/metrics", admin=True))
+        self.assertEqual(code, 200)
+        values = {}
+        for line in body.decode().splitlines():
+            if line.startswith("pforte_cache_"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    def test_metrics_and_status_on_the_admin_listener(self):
+        before = self.scrape()
+        path = cc_path("metrics", cc="max-age=600", size=3000)
+        self.get(path)
+        self.get(path)
+        self.get(path)
+        after = self.scrape()
+        self.assertEqual(after["pforte_cache_hits_total"] - before["pforte_cache_hits_total"], 2)
+        self.assertEqual(after["pforte_cache_misses_total"] - before["pforte_cache_misses_total"], 1)
+        for name in ("pforte_cache_stale_total", "pforte_cache_coalesced_total"):
+            self.assertIn(name, after)
+        self.assertGreater(after["pforte_cache_bytes"], before.get("pforte_cache_bytes", 0) + 3000)
+        self.assertGreaterEqual(after["pforte_cache_objects"], 1)
+        # The store never holds more than [cache] memory.
+        self.assertLessEqual(after["pforte_cache_bytes"], 4 * 1024 * 1024)
+        code, body = harness.curl_status("--http1.1", self.proxy.url("/status.json", admin=True))
+        self.assertEqual(code, 200)
+        cache = json.loads(body)["modules"]["cache"]
+        self.assertEqual(cache["memory"], 4 * 1024 * 1024)
+        self.assertGreater(cache["objects"], 0)
+        self.assertGreater(cache["hit_ratio"], 0)
+        self.assertLessEqual(cache["fill"], 1.0)
+        code, body = harness.curl_status("--http1.1", self.proxy.url("/status", admin=True))
+        self.assertIn(b"<h2>Cache</h2>", body)
+        self.assertIn(b"Hit ratio", body)
 
     def origin_fail(self, status):
         import urllib.request
