@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -475,6 +476,37 @@ class Cache(CacheTestBase):
         code, body = harness.curl_status("--http1.1", self.proxy.url("/status", admin=True))
         self.assertIn(b"<h2>Cache</h2>", body)
         self.assertIn(b"Hit ratio", body)
+
+    def reload(self, config_text=None):
+        """SIGHUP (optionally with a new config text); waits for the next generation."""
+        if config_text is not None:
+            with open(self.proxy.config, "w") as f:
+                f.write(config_text)
+        status = lambda: json.loads(harness.curl("--http1.1", self.proxy.url("/status.json", admin=True)).stdout)
+        before = status()["pforte"]["generation"]
+        os.kill(self.proxy.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while status()["pforte"]["generation"] == before:
+            self.assertLess(time.monotonic(), deadline, "reload did not happen")
+            time.sleep(0.05)
+
+    def test_cache_survives_a_reload_while_its_size_stays(self):
+        path = cc_path("reload", cc="max-age=600")
+        self.get(path)
+        with open(self.proxy.config) as f:
+            original = f.read()
+        before = self.origin_count()
+        self.reload()
+        _, fields, _ = self.get(path)
+        self.assertTrue(fields["cache-status"].startswith("pforte; hit"), fields["cache-status"])
+        # Another size: a new, empty store.
+        try:
+            self.reload(original.replace('memory = "4MiB"', 'memory = "8MiB"'))
+            _, fields, _ = self.get(path)
+            self.assertIn("fwd=uri-miss", fields["cache-status"])
+        finally:
+            self.reload(original)
+        self.assertEqual(self.origin_count() - before, 1)
 
     def origin_fail(self, status):
         import urllib.request
