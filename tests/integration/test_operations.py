@@ -406,8 +406,9 @@ class ConfigExamples(unittest.TestCase):
             for path in examples:
                 with open(path) as f:
                     text = f.read()
-                # Paths of an installed system, provided here in a temp dir.
-                for prefix in ("/etc/pforte/", "/var/lib/pforte/"):
+                # Paths of an installed system (and the demo's key dir, which scripts/demo.sh
+                # fills), provided here in a temp dir.
+                for prefix in ("/etc/pforte/", "/var/lib/pforte/", "/tmp/pforte-demo/"):
                     for name in set(re.findall(re.escape(prefix) + r'([A-Za-z0-9._-]+)', text)):
                         target = os.path.join(workdir, name)
                         if os.path.exists(target):
