@@ -4,6 +4,8 @@
 
 #include "modules/admin/admin.h"
 #include "modules/cache/cache_module.h"
+#include "modules/isolation/fragments.h"
+#include "modules/isolation/isolation.h"
 #include "modules/request_id/request_id.h"
 #include "modules/waiting_room/waiting_room.h"
 
@@ -32,6 +34,8 @@ const std::vector<ModuleFactory>& registry() {
     all.push_back(modules::request_id::factory());
     all.push_back(modules::admin::factory());
     all.push_back(modules::cache::factory());
+    all.push_back(modules::isolation::fragments_factory());
+    all.push_back(modules::isolation::isolation_factory());
     all.push_back(modules::waiting_room::factory());
     std::stable_sort(all.begin(), all.end(), [](const ModuleFactory& a, const ModuleFactory& b) {
       return a.order < b.order;
