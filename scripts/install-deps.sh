@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libevent-dev libnghttp2-dev libssl-dev libtomlplusplus-dev libboost-test-dev
-  libgoogle-perftools-dev
+  libgoogle-perftools-dev libbrotli-dev zlib1g-dev
   clang-16 libclang-rt-16-dev clang-format
   curl nghttp2-client wrk openssl python3 procps
   chromium

@@ -452,6 +452,9 @@ void Connection::on_timer() {
     case Pending::kBlog:
       reply_news();
       break;
+    case Pending::kCc:
+      reply_cc();
+      break;
     case Pending::kLoginWork:
       finish_login();
       break;

@@ -57,7 +57,7 @@ class Connection {
   // What happens once the body has been read.
   enum class BodyEnd { kNothing, kEcho, kUpload, kLogin };
   // What the timer is for.
-  enum class Pending { kNone, kSlow, kBlog, kLoginWork, kLoginQueue, kLinger };
+  enum class Pending { kNone, kSlow, kBlog, kCc, kLoginWork, kLoginQueue, kLinger };
   // How a response body is delimited.
   enum class Framing { kLength, kChunked, kNoBody, kUntilClose };
 
@@ -118,6 +118,9 @@ class Connection {
   void route_headers();
   void route_status(std::string_view code);
   void route_slow();
+  void route_cc();
+  void reply_cc();
+  void route_fail();
   void route_stats();
   void route_reset();
   void route_blog();

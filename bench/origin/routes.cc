@@ -20,6 +20,7 @@ PathClass classify(std::string_view path) {
   if (path.starts_with("/echo")) return PathClass::kEcho;
   if (path.starts_with("/upload")) return PathClass::kUpload;
   if (path.starts_with("/headers")) return PathClass::kHeaders;
+  if (path.starts_with("/cc/")) return PathClass::kCc;
   return PathClass::kOther;
 }
 
@@ -53,6 +54,32 @@ constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kText = "text/plain";
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
 constexpr std::string_view kNoStore = "Cache-Control: no-store\r\n";
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Query parameter values: %XX escapes and '+' for a space. Control characters become '_' so a
+// test cannot inject header lines.
+std::string percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%' && i + 2 < in.size() && hex_digit(in[i + 1]) >= 0 &&
+               hex_digit(in[i + 2]) >= 0) {
+      c = static_cast<char>(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2]));
+      i += 2;
+    }
+    out.push_back(static_cast<unsigned char>(c) < 0x20 ? '_' : c);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -88,6 +115,10 @@ void Connection::dispatch() {
     route_status(path.substr(8));
   } else if (path == "/slow") {
     route_slow();
+  } else if (path.starts_with("/cc/")) {
+    route_cc();
+  } else if (path == "/_origin/fail") {
+    post_or_put ? route_fail() : reply(405, kText, "use POST\n", "Allow: POST\r\n");
   } else if (path == "/hang") {
     state_ = State::kHung;
   } else if (path == "/health") {
@@ -330,6 +361,94 @@ void Connection::route_slow() {
     ms = *parsed;
   }
   start_timer(ms, Pending::kSlow);
+}
+
+void Connection::route_cc() {
+  if (!get_or_head()) {
+    reply(405, kText, "use GET or HEAD\n", "Allow: GET, HEAD\r\n");
+    return;
+  }
+  if (auto value = query_param(req_.query, "delay_ms")) {
+    auto parsed = parse_u64(*value);
+    if (!parsed || *parsed > 60'000) {
+      reply(400, kText, "delay_ms must be 0..60000\n");
+      return;
+    }
+    if (*parsed > 0) {
+      start_timer(*parsed, Pending::kCc);
+      return;
+    }
+  }
+  reply_cc();
+}
+
+void Connection::reply_cc() {
+  if (int fail = origin_.cc_fail.load(std::memory_order_relaxed)) {
+    reply(fail, kText, "failing on purpose\n", kNoStore);
+    return;
+  }
+  std::string_view name = req_.path.substr(4);
+  std::string fields;
+  if (auto cc = query_param(req_.query, "cc")) {
+    fields.append("Cache-Control: ").append(percent_decode(*cc)).append("\r\n");
+  }
+  char etag[18];
+  etag[0] = etag[17] = '"';
+  format_hex16(etag + 1, fnv1a64(req_.target));
+  std::string_view etag_text(etag, sizeof etag);
+  if (query_param(req_.query, "etag") != "0") {
+    fields.append("ETag: ").append(etag_text).append("\r\nLast-Modified: ");
+    fields.append(kLastModified).append("\r\n");
+  }
+  if (query_param(req_.query, "cookie") == "1")
+    fields.append("Set-Cookie: session=s3cr3t; Path=/\r\n");
+  std::string body;
+  if (auto vary = query_param(req_.query, "vary")) {
+    std::string field = percent_decode(*vary);
+    fields.append("Vary: ").append(field).append("\r\n");
+    body.append("variant ").append(req_.header(field).value_or("-")).append("\n");
+  }
+  std::string type = "text/plain";
+  if (auto t = query_param(req_.query, "type")) type = percent_decode(*t);
+  uint64_t size = 0;
+  if (auto s = query_param(req_.query, "size")) size = parse_u64(*s).value_or(0);
+  if (query_param(req_.query, "etag") != "0") {
+    if (auto match = req_.header("if-none-match")) {
+      if (*match == "*" || match->find(etag_text) != std::string_view::npos) {
+        reply(304, {}, {}, fields);
+        return;
+      }
+    }
+  }
+  if (size > 0) {
+    write_head(200, Framing::kLength, size, type, fields);
+    if (req_.is_head()) {
+      response_done_ = true;
+      return;
+    }
+    start_stream(pattern_seed(name), size, false, false);
+    return;
+  }
+  if (body.empty()) body.append("cc ").append(name).append("\n");
+  scratch_ = std::move(body);
+  reply(200, type, scratch_, fields);
+}
+
+void Connection::route_fail() {
+  uint64_t status = 0;
+  if (auto value = query_param(req_.query, "status")) {
+    auto parsed = parse_u64(*value);
+    if (!parsed || (*parsed != 0 && (*parsed < 200 || *parsed > 599))) {
+      reply(400, kText, "status must be 0 or 200..599\n");
+      return;
+    }
+    status = *parsed;
+  }
+  origin_.cc_fail.store(static_cast<int>(status), std::memory_order_relaxed);
+  char body[32];
+  int n = std::snprintf(body, sizeof body, "{\"status\":%llu}\n",
+                        static_cast<unsigned long long>(status));
+  reply(200, kJson, std::string_view(body, static_cast<size_t>(n)), kNoStore);
 }
 
 void Connection::route_stats() {

@@ -52,7 +52,7 @@ Origin::Origin(Options opts)
 
 std::string Origin::stats_json() const {
   static constexpr const char* kNames[kPathClassCount] = {
-      "static", "bytes", "home", "news", "login", "echo", "upload", "headers", "other"};
+      "static", "bytes", "home", "news", "login", "echo", "upload", "headers", "cc", "other"};
   uint64_t requests = 0;
   uint64_t connections = 0;
   uint64_t paths[kPathClassCount] = {};

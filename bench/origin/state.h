@@ -23,9 +23,10 @@ enum class PathClass : int {
   kEcho,
   kUpload,
   kHeaders,
+  kCc,
   kOther,
 };
-inline constexpr int kPathClassCount = 9;
+inline constexpr int kPathClassCount = 10;
 
 // Counters one worker bumps; on their own cache lines so workers never share a line.
 struct alignas(64) WorkerCounters {
@@ -95,12 +96,13 @@ class LoginStats {
 struct Origin {
   explicit Origin(Options opts);
 
-  const Options options;                                  // as parsed, immutable
-  BlogControl blog;                                       // current /news/latest behaviour
-  LoginGate login_gate;                                   // login admission
-  LoginStats login_stats;                                 // login outcomes
-  std::atomic<uint64_t> news_served{0};                   // counter shown in the news fragment
-  std::atomic<int> health_status{200};                    // what GET /health answers
+  const Options options;                 // as parsed, immutable
+  BlogControl blog;                      // current /news/latest behaviour
+  LoginGate login_gate;                  // login admission
+  LoginStats login_stats;                // login outcomes
+  std::atomic<uint64_t> news_served{0};  // counter shown in the news fragment
+  std::atomic<int> health_status{200};   // what GET /health answers
+  std::atomic<int> cc_fail{0};  // POST /_origin/fail: /cc/ answers this status (0: normally)
   std::vector<std::unique_ptr<WorkerCounters>> counters;  // one per worker, fixed size
 
   // /_origin/stats body.

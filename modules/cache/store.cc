@@ -230,7 +230,7 @@ Store::Shard& Store::shard_for(uint64_t hash) {
 uint64_t Store::charge(const Entry& e) {
   // make_shared: the control block and the Entry in one allocation.
   uint64_t bytes = allocation(sizeof(Entry) + 2 * sizeof(void*) + sizeof(long));
-  bytes += heap_bytes(e.key) + heap_bytes(e.body);
+  bytes += heap_bytes(e.key) + heap_bytes(e.body) + heap_bytes(e.body_br) + heap_bytes(e.body_gzip);
   bytes += allocation(e.vary.capacity() * sizeof(std::string));
   for (const std::string& v : e.vary) bytes += heap_bytes(v);
   bytes += allocation(e.headers.size() * sizeof(http::Field));
@@ -278,7 +278,11 @@ StoreStats Store::stats() const {
 
 bool add_body_reference(evbuffer* out, const std::shared_ptr<const Entry>& entry, size_t offset,
                         size_t length) {
-  const std::string& body = entry->body;
+  return add_reference(out, entry, entry->body, offset, length);
+}
+
+bool add_reference(evbuffer* out, const std::shared_ptr<const Entry>& entry,
+                   const std::string& body, size_t offset, size_t length) {
   if (offset > body.size() || length > body.size() - offset) return false;
   if (length == 0) return true;
   auto* keep = new std::shared_ptr<const Entry>(entry);

@@ -47,7 +47,11 @@ struct Entry {
   int status = 200;
   http::Headers headers;  ///< as stored (headers_to_store): no Set-Cookie
   std::string body;       ///< the complete body; served by reference (add_body_reference)
-  Freshness freshness;    ///< age and lifetime bookkeeping
+  /// The body compressed once at store time for text types the upstream sent uncompressed
+  /// (compress.h); empty when not worth it. Served by reference like `body`.
+  std::string body_br;
+  std::string body_gzip;
+  Freshness freshness;  ///< age and lifetime bookkeeping
 };
 
 /// The `[cache]` section, as the store needs it.
@@ -111,5 +115,9 @@ class Store {
 /// nothing appended) if the range is outside the body or libevent fails.
 bool add_body_reference(evbuffer* out, const std::shared_ptr<const Entry>& entry, size_t offset,
                         size_t length);
+
+/// Same for `data`, a string the entry owns (body, body_br or body_gzip).
+bool add_reference(evbuffer* out, const std::shared_ptr<const Entry>& entry,
+                   const std::string& data, size_t offset, size_t length);
 
 }  // namespace pforte::modules::cache

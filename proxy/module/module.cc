@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "modules/admin/admin.h"
+#include "modules/cache/cache_module.h"
 #include "modules/isolation/fragments.h"
 #include "modules/isolation/isolation.h"
 #include "modules/request_id/request_id.h"
@@ -32,6 +33,7 @@ const std::vector<ModuleFactory>& registry() {
     std::vector<ModuleFactory> all;
     all.push_back(modules::request_id::factory());
     all.push_back(modules::admin::factory());
+    all.push_back(modules::cache::factory());
     all.push_back(modules::isolation::fragments_factory());
     all.push_back(modules::isolation::isolation_factory());
     all.push_back(modules::waiting_room::factory());

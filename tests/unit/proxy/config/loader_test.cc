@@ -907,7 +907,7 @@ BOOST_AUTO_TEST_CASE(shipped_example_config_loads_without_errors) {
   // The core alone: the module sections and route keys the example uses are taken by stand-ins
   // (the modules' own tests and integration tests check them for real).
   std::vector<ModuleConfigParser> stand_ins;
-  for (const char* name : {"waiting_room", "fragments"}) {
+  for (const char* name : {"waiting_room", "fragments", "cache"}) {
     ModuleConfigParser stand_in;
     stand_in.name = name;
     stand_in.parse_section = [](const toml::node&, ErrorSink&) {
