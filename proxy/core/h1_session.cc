@@ -56,6 +56,14 @@ void H1Session::start() {
 void H1Session::begin_drain() {
   draining_ = true;
   keep_alive_ = false;
+  // A connection that has not sent its first request yet (just accepted, or its head is on the
+  // way) gets that one request answered with "Connection: close": closing it now would reset a
+  // client that cannot know it should retry. The header timeout and drain_timeout bound the wait.
+  // An idle keep-alive connection is closed: clients retry requests on reused connections.
+  if (!exchange_ && !closing_ &&
+      (requests_ == 0 || evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0)) {
+    return;
+  }
   if (!exchange_ && !closing_) {
     closing_ = true;
     if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) close();

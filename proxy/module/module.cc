@@ -4,6 +4,7 @@
 
 #include "modules/admin/admin.h"
 #include "modules/request_id/request_id.h"
+#include "modules/waiting_room/waiting_room.h"
 
 namespace pforte::module {
 
@@ -29,6 +30,7 @@ const std::vector<ModuleFactory>& registry() {
     std::vector<ModuleFactory> all;
     all.push_back(modules::request_id::factory());
     all.push_back(modules::admin::factory());
+    all.push_back(modules::waiting_room::factory());
     std::stable_sort(all.begin(), all.end(), [](const ModuleFactory& a, const ModuleFactory& b) {
       return a.order < b.order;
     });

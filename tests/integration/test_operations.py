@@ -322,10 +322,37 @@ class ServiceManager(harness.OriginTestCase):
         self.assertIn("STOPPING=1", sock.recv(4096).decode())
 
 
-class Upgrade(harness.OriginTestCase):
-    """A new process takes over the same ports (SO_REUSEPORT) while the old one drains."""
+class Upgrade(unittest.TestCase):
+    """A binary upgrade: a new process binds the same ports (SO_REUSEPORT) and the old one drains.
+    Lossless only with net.ipv4.tcp_migrate_req = 1 (Linux >= 5.14): otherwise connections still
+    in the old socket's accept queue when it closes are reset by the kernel. The test runs in a
+    network namespace of its own with that setting, so it never touches the host's."""
 
     def test_new_process_takes_over_without_refusing_connections(self):
+        if os.environ.get("PFORTE_IN_NETNS") == "1":
+            self.skipTest("inside the namespace the inner test runs")
+        if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+            self.skipTest("needs root, unshare and ip for a private network namespace")
+        script = ("ip link set lo up && sysctl -qw net.ipv4.tcp_migrate_req=1 && "
+                  "exec \"$0\" \"$1\" UpgradeInNamespace")
+        r = subprocess.run(["unshare", "--net", "sh", "-c", script, shutil.which("python3"),
+                            os.path.abspath(__file__)],
+                           env=dict(os.environ, PFORTE_IN_NETNS="1"), capture_output=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-3000:])
+        self.assertIn("OK", r.stderr.decode())
+
+
+class UpgradeInNamespace(harness.OriginTestCase):
+    """The body of Upgrade, run by it inside a private network namespace."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.environ.get("PFORTE_IN_NETNS") != "1":
+            raise unittest.SkipTest("run by Upgrade inside a network namespace")
+        super().setUpClass()
+
+    def test_takeover(self):
         upstreams = {"platform": 'servers = ["%s"]' % self.origin.address}
         old = harness.Pforte(self._tmp.name, upstreams, tls=False)
         self.addCleanup(old.stop)
@@ -379,8 +406,9 @@ class ConfigExamples(unittest.TestCase):
             for path in examples:
                 with open(path) as f:
                     text = f.read()
-                # Paths of an installed system, provided here in a temp dir.
-                for prefix in ("/etc/pforte/", "/var/lib/pforte/"):
+                # Paths of an installed system (and the demo's key dir, which scripts/demo.sh
+                # fills), provided here in a temp dir.
+                for prefix in ("/etc/pforte/", "/var/lib/pforte/", "/tmp/pforte-demo/"):
                     for name in set(re.findall(re.escape(prefix) + r'([A-Za-z0-9._-]+)', text)):
                         target = os.path.join(workdir, name)
                         if os.path.exists(target):

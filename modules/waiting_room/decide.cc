@@ -1,0 +1,142 @@
+#include "modules/waiting_room/decide.h"
+
+#include <algorithm>
+
+namespace pforte::modules::waiting_room {
+
+namespace {
+
+constexpr int64_t kMicros = 1'000'000;
+
+std::string sign(const Gate& gate, TokenKind kind, uint64_t number, int64_t issued_at,
+                 int64_t expires_at) {
+  Token t;
+  t.kind = kind;
+  t.room = std::string(gate.room);
+  t.epoch = gate.state.epoch();
+  t.number = number;
+  t.issued_at = issued_at;
+  t.expires_at = std::max(expires_at, issued_at);
+  return encode(t, gate.keys);
+}
+
+void admit(const Gate& gate, uint64_t admission_id, int64_t now_s, Verdict& v) {
+  v.outcome = Outcome::kAdmitted;
+  v.cookie = sign(gate, TokenKind::kAdmission, admission_id, now_s, now_s + gate.session_ttl_s);
+  v.cookie_max_age_s = gate.session_ttl_s;
+}
+
+/// A waiting visitor: when to come back, and the ticket renewed until then plus the grace time.
+void wait(const Gate& gate, uint64_t ticket, int64_t issued_at, int64_t now_s, uint64_t random_bits,
+          bool renew, Verdict& v) {
+  v.poll_ms = next_poll_ms(gate.poll, v.place.eta_s, random_bits);
+  if (!renew) return;
+  const int64_t lifetime = (v.poll_ms + 999) / 1000 + gate.grace_s;
+  v.cookie = sign(gate, TokenKind::kTicket, ticket, issued_at, now_s + lifetime);
+  v.cookie_max_age_s = lifetime;
+}
+
+void arrive(const Gate& gate, int64_t now_us, uint64_t random_bits, Verdict& v) {
+  const int64_t now_s = now_us / kMicros;
+  Arrival a = gate.state.arrive(now_us);
+  if (a.kind == Arrival::Kind::kAdmitted) {
+    admit(gate, a.admission_id, now_s, v);
+    return;
+  }
+  v.outcome = Outcome::kQueued;
+  v.place = a.place;
+  wait(gate, a.ticket, now_s, now_s, random_bits, /*renew=*/true, v);
+}
+
+}  // namespace
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPassed:
+      return "passed";
+    case Outcome::kAdmitted:
+      return "admitted";
+    case Outcome::kQueued:
+      return "queued";
+    case Outcome::kAtTheDoor:
+      return "at_the_door";
+    case Outcome::kAlreadyRedeemed:
+      return "already_redeemed";
+  }
+  return "queued";
+}
+
+Verdict decide(const Gate& gate, std::string_view cookie, int64_t now_us, uint64_t random_bits) {
+  Verdict v;
+  const int64_t now_s = now_us / kMicros;
+  if (cookie.empty()) {
+    v.new_arrival_reason = "none";
+    arrive(gate, now_us, random_bits, v);
+    return v;
+  }
+  std::expected<Token, DecodeError> token = decode(cookie, gate.room, now_s, gate.keys);
+  if (!token) {
+    v.new_arrival_reason = to_string(token.error());
+    arrive(gate, now_us, random_bits, v);
+    return v;
+  }
+  if (token->epoch != gate.state.epoch()) {
+    // Signed by us for an earlier life of this room (restarted without its state file).
+    v.new_arrival_reason = "old_epoch";
+    arrive(gate, now_us, random_bits, v);
+    return v;
+  }
+  if (token->kind == TokenKind::kAdmission) {
+    switch (gate.ledger.charge(token->number, now_us)) {
+      case AdmissionLedger::Use::kOk:
+        v.outcome = Outcome::kPassed;
+        // Renewed while active: once half its lifetime has passed it gets a full one again.
+        if (token->expires_at - now_s <= gate.session_ttl_s / 2) {
+          v.cookie = sign(gate, TokenKind::kAdmission, token->number, token->issued_at,
+                          now_s + gate.session_ttl_s);
+          v.cookie_max_age_s = gate.session_ttl_s;
+        }
+        return v;
+      case AdmissionLedger::Use::kOverBudget:
+        v.new_arrival_reason = "over_budget";
+        break;
+      case AdmissionLedger::Use::kSuperseded:
+        v.new_arrival_reason = "superseded";
+        break;
+    }
+    arrive(gate, now_us, random_bits, v);
+    return v;
+  }
+  Redemption r = gate.state.redeem(token->number, now_us);
+  switch (r.kind) {
+    case Redemption::Kind::kAdmitted:
+      admit(gate, r.admission_id, now_s, v);
+      v.waited_s = static_cast<double>(now_us - token->issued_at * kMicros) / kMicros;
+      return v;
+    case Redemption::Kind::kWaiting:
+      v.outcome = Outcome::kQueued;
+      v.place = r.place;
+      wait(gate, token->number, token->issued_at, now_s, random_bits, /*renew=*/true, v);
+      return v;
+    case Redemption::Kind::kAtTheDoor:
+      v.outcome = Outcome::kAtTheDoor;
+      v.place = r.place;
+      wait(gate, token->number, token->issued_at, now_s, random_bits, /*renew=*/true, v);
+      return v;
+    case Redemption::Kind::kAlreadyRedeemed:
+      v.outcome = Outcome::kAlreadyRedeemed;
+      v.place = r.place;
+      wait(gate, token->number, token->issued_at, now_s, random_bits, /*renew=*/false, v);
+      return v;
+    case Redemption::Kind::kTooOld:
+      v.new_arrival_reason = "too_old";
+      break;
+    case Redemption::Kind::kUnknown:
+      v.new_arrival_reason = "unknown_ticket";
+      break;
+  }
+  arrive(gate, now_us, random_bits, v);
+  return v;
+}
+
+}  // namespace pforte::modules::waiting_room

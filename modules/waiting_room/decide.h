@@ -1,0 +1,69 @@
+// The request-phase decision of one room, kept pure so that it can be tested with an injected
+// clock: given the visitor's `pforte_wr` cookie (if any), the time and some random bits, decide
+// whether the request passes to the upstream, and which cookie the answer carries.
+//
+//   admission cookie (right room and epoch, within its AdmissionLedger budget)   -> pass
+//   ticket cookie (right room and epoch)  -> RoomState::redeem: admitted, or wait with the same
+//                                           ticket (renewed: expiry = next poll + grace)
+//   anything else (none, malformed, forged, expired, other room, old epoch, over budget,
+//   superseded, too old, unknown)         -> RoomState::arrive: admitted or a new ticket
+//
+// A copied ticket that already got in (kAlreadyRedeemed) waits without a new cookie, so that it
+// becomes a new arrival once it expires.
+//
+// Thread affinity: any thread; the RoomState, ledger and keys are shared and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "modules/waiting_room/admission_ledger.h"
+#include "modules/waiting_room/jitter.h"
+#include "modules/waiting_room/room_state.h"
+#include "modules/waiting_room/token.h"
+
+namespace pforte::modules::waiting_room {
+
+/// What a decision needs of a room. Borrowed; outlives the call.
+struct Gate {
+  std::string_view room;  ///< the room's name (carried in its cookies)
+  RoomState& state;
+  AdmissionLedger& ledger;
+  const KeyRing& keys;
+  int64_t session_ttl_s = 900;  ///< admission lifetime; renewed once half of it has passed
+  int64_t grace_s = 60;         ///< a ticket stays valid this long after its next poll is due
+  PollPolicy poll;
+};
+
+/// The outcome, also the access log's `waiting_room` field.
+enum class Outcome : uint8_t {
+  kPassed,           ///< a valid admission: passes
+  kAdmitted,         ///< let in now (on arrival or by ticket): passes, gets an admission
+  kQueued,           ///< waits with a (new or renewed) ticket
+  kAtTheDoor,        ///< their turn, but no token this instant: comes back in a moment
+  kAlreadyRedeemed,  ///< a copy of a ticket that got in: waits, cookie not renewed
+};
+
+std::string_view to_string(Outcome outcome);
+
+struct Verdict {
+  Outcome outcome = Outcome::kQueued;
+  /// Why the visitor counted as a new arrival ("none", "expired", "bad signature", ...); empty if
+  /// the cookie was honoured.
+  std::string_view new_arrival_reason;
+  /// The cookie value to set (a signed token), or empty for none.
+  std::string cookie;
+  int64_t cookie_max_age_s = 0;
+  Place place;           ///< for a waiting visitor
+  int64_t poll_ms = 0;   ///< when a waiting visitor should come back
+  double waited_s = -1;  ///< for a ticket holder admitted now: seconds since the ticket was issued
+
+  bool passes() const { return outcome == Outcome::kPassed || outcome == Outcome::kAdmitted; }
+};
+
+/// Decides one request. `cookie` is the `pforte_wr` value (empty if none), `now_us` unix µs,
+/// `random_bits` feed the poll jitter.
+Verdict decide(const Gate& gate, std::string_view cookie, int64_t now_us, uint64_t random_bits);
+
+}  // namespace pforte::modules::waiting_room

@@ -1,0 +1,218 @@
+#include "modules/waiting_room/waiting_room.h"
+
+#include <sys/random.h>
+
+#include <event2/event.h>
+#include <chrono>
+
+#include "modules/waiting_room/config.h"
+#include "modules/waiting_room/decide.h"
+#include "modules/waiting_room/page.h"
+#include "modules/waiting_room/shared.h"
+
+namespace pforte::modules::waiting_room {
+
+namespace {
+
+constexpr std::string_view kAdminPrefix = "/waiting-room/";
+constexpr timeval kSaveInterval{1, 0};
+
+int64_t unix_us_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// What the request phase decided, for the response_head and log phases.
+struct ExchangeState : module::ModuleState {
+  Outcome outcome = Outcome::kQueued;
+  std::string cookie;  ///< to set; empty = none
+  int64_t cookie_max_age_s = 0;
+};
+
+/// The `pforte_wr` value among all Cookie fields (HTTP/2 may split them), or empty.
+std::string_view cookie_of(const http::Headers& headers) {
+  for (const http::Field& f : headers) {
+    if (f.name != "cookie") continue;
+    std::string_view v = find_cookie(f.value);
+    if (!v.empty()) return v;
+  }
+  return {};
+}
+
+module::Decision json_reply(int status, std::string body) {
+  module::LocalReply r;
+  r.response.status = status;
+  r.response.headers.add("content-type", kJsonContentType);
+  r.response.headers.add("cache-control", kCacheControl);
+  r.body = make_evbuffer();
+  body.push_back('\n');
+  evbuffer_add(r.body.get(), body.data(), body.size());
+  return module::Decision::reply(std::move(r));
+}
+
+module::Decision waiting_reply(const Room& room, const Verdict& v, const module::Request& req) {
+  const int64_t retry_after = whole_seconds(v.poll_ms);
+  const uint64_t eta = eta_seconds(v.place.eta_s);
+  module::LocalReply r;
+  r.body = make_evbuffer();
+  std::string body;
+  if (wants_json(req.headers.get("accept").value_or(""))) {
+    r.response.status = 429;
+    r.response.headers.add("content-type", kJsonContentType);
+    body = render_json(v.place.position, eta, retry_after);
+    body.push_back('\n');
+  } else {
+    PageInfo info;
+    info.room = room.config.name;
+    info.position = v.place.position;
+    info.eta_seconds = eta;
+    info.refresh_seconds = retry_after;
+    info.lang = choose_language(req.headers.get("accept-language").value_or(""));
+    info.state = v.place.before_opening ? PageState::kBeforeOpening
+                 : v.place.paused       ? PageState::kPaused
+                                        : PageState::kWaiting;
+    r.response.status = 200;
+    r.response.headers.add("content-type", kHtmlContentType);
+    r.response.headers.add("content-language", lang_tag(info.lang));
+    body = room.template_text.empty() ? render_builtin_page(info)
+                                      : render_template(room.template_text, info);
+  }
+  r.response.headers.add("cache-control", kCacheControl);
+  r.response.headers.add("retry-after", std::to_string(retry_after));
+  if (req.method != "HEAD") evbuffer_add(r.body.get(), body.data(), body.size());
+  return module::Decision::reply(std::move(r));
+}
+
+class WaitingRoomModule : public module::Module {
+ public:
+  explicit WaitingRoomModule(const module::WorkerInfo& info)
+      : index_(info.module_index),
+        shared_(std::static_pointer_cast<WaitingRoomShared>(info.shared)),
+        rng_(seed()) {
+    if (info.worker_index == 0 && shared_ && shared_->persists() && info.base) {
+      save_timer_.reset(event_new(info.base, -1, EV_PERSIST, &WaitingRoomModule::on_save, this));
+      evtimer_add(save_timer_.get(), &kSaveInterval);
+    }
+  }
+
+  module::Decision on_request(module::ExchangeContext& ctx) override {
+    if (ctx.fetch_depth() > 0 || !shared_) return module::Decision::proceed();
+    const auto it = ctx.route().modules.find("waiting_room");
+    if (it == ctx.route().modules.end()) return module::Decision::proceed();
+    const auto* route = static_cast<const RouteRoomConfig*>(it->second.get());
+    if (route->room_index >= shared_->rooms().size()) return module::Decision::proceed();
+    const Room& room = *shared_->rooms()[route->room_index];
+
+    module::Request& req = ctx.request();
+    Verdict v = decide(room.gate(), cookie_of(req.headers), unix_us_now(), rng_.next());
+    if (v.waited_s >= 0) room.wait_seconds->observe(v.waited_s);
+    auto state = std::make_unique<ExchangeState>();
+    state->outcome = v.outcome;
+    state->cookie = std::move(v.cookie);
+    state->cookie_max_age_s = v.cookie_max_age_s;
+    ctx.state(index_) = std::move(state);
+    if (v.passes()) return module::Decision::proceed();
+    return waiting_reply(room, v, req);
+  }
+
+  module::Decision on_admin(module::ExchangeContext& ctx) override {
+    const module::Request& req = ctx.request();
+    std::string_view path = req.path;
+    path = path.substr(0, path.find('?'));
+    if (!path.starts_with(kAdminPrefix)) return module::Decision::proceed();
+    path.remove_prefix(kAdminPrefix.size());
+    std::string_view name = path.substr(0, path.find('/'));
+    std::string_view action =
+        name.size() < path.size() ? path.substr(name.size() + 1) : std::string_view();
+    const Room* room = shared_ ? shared_->find(name) : nullptr;
+    if (!room) return json_reply(404, R"({"error":"no such waiting room"})");
+    const bool read = action.empty();
+    if (!read && action != "pause" && action != "resume") {
+      return json_reply(404, "{\"error\":\"no such action: use pause or resume\"}");
+    }
+    const bool allowed =
+        read ? (req.method == "GET" || req.method == "HEAD") : req.method == "POST";
+    if (!allowed) {
+      module::Decision d = json_reply(405, R"({"error":"method not allowed"})");
+      std::unique_ptr<module::LocalReply> r = d.take_reply();
+      r->response.headers.add("allow", read ? "GET, HEAD" : "POST");
+      return module::Decision::reply(std::move(*r));
+    }
+    const int64_t now = unix_us_now();
+    if (action == "pause") room->state->pause(now);
+    if (action == "resume") room->state->resume(now);
+    return json_reply(200, room->json(now));
+  }
+
+  void on_response_head(module::ExchangeContext& ctx, module::Response& response) override {
+    const auto* s = state(ctx);
+    if (!s || s->cookie.empty()) return;
+    response.headers.add("set-cookie", set_cookie_value(s->cookie, s->cookie_max_age_s, ctx.tls()));
+  }
+
+  void on_log(module::ExchangeContext& ctx, module::LogRecord& record) override {
+    if (const auto* s = state(ctx)) record.waiting_room = std::string(to_string(s->outcome));
+  }
+
+ private:
+  static uint64_t seed() {
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, 0) != sizeof s) {
+      s = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    }
+    return s;
+  }
+
+  /// Worker 0, every second: persist the rooms that have a state_file.
+  static void on_save(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<WaitingRoomModule*>(arg);
+    self->shared_->save(unix_us_now());
+  }
+
+  const ExchangeState* state(module::ExchangeContext& ctx) {
+    return static_cast<const ExchangeState*>(ctx.state(index_).get());
+  }
+
+  size_t index_;
+  std::shared_ptr<WaitingRoomShared> shared_;
+  SplitMix64 rng_;
+  EventPtr save_timer_;
+};
+
+}  // namespace
+
+bool wants_json(std::string_view accept) {
+  bool json = false;
+  bool html = false;
+  http::for_each_token(accept, [&](std::string_view item) {
+    std::string_view type = item.substr(0, item.find(';'));
+    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+    const bool refused =
+        item.find("q=0") != std::string_view::npos &&
+        item.find_first_of("123456789", item.find("q=0") + 3) == std::string_view::npos;
+    if (refused) return;
+    if (http::iequals(type, "application/json") || type.ends_with("+json")) json = true;
+    if (http::iequals(type, "text/html")) html = true;
+  });
+  return json && !html;
+}
+
+module::ModuleFactory factory() {
+  module::ModuleFactory f;
+  f.name = "waiting_room";
+  f.order = 10;
+  f.parser = config_parser();
+  f.prepare = [](const config::Config& config, std::shared_ptr<module::ModuleShared> previous)
+      -> std::expected<std::shared_ptr<module::ModuleShared>, std::string> {
+    auto shared = WaitingRoomShared::prepare(config, previous, unix_us_now());
+    if (!shared) return std::unexpected(shared.error());
+    return std::shared_ptr<module::ModuleShared>(std::move(*shared));
+  };
+  f.create = [](const module::WorkerInfo& info) -> std::unique_ptr<module::Module> {
+    return std::make_unique<WaitingRoomModule>(info);
+  };
+  return f;
+}
+
+}  // namespace pforte::modules::waiting_room
