@@ -193,8 +193,10 @@ class DebianPackage(unittest.TestCase):
         with open(os.path.join(etc, "pforte.toml")) as f:
             text = f.read()
         local = os.path.join(self.tmp, "pforte.toml")
+        state = os.path.join(self.tmp, "var-lib-pforte")
+        os.makedirs(state, exist_ok=True)
         with open(local, "w") as f:
-            f.write(text.replace("/etc/pforte/", etc + "/"))
+            f.write(text.replace("/etc/pforte/", etc + "/").replace("/var/lib/pforte/", state + "/"))
         # As installed: the certificate is the operator's to provide, and the check says so.
         r = subprocess.run([binary, "-t", "-c", local], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 1)
