@@ -162,8 +162,8 @@ worker_processes 1;
 daemon off;
 pid $RUN/logs/nginx.pid;
 error_log $RUN/logs/nginx-error.log error;
-worker_rlimit_nofile 400000;
-events { worker_connections 200000; }
+worker_rlimit_nofile $(ulimit -n);
+events { worker_connections $(( $(ulimit -n) - 100 )); }
 http {
     access_log off;
     # One key for everybody: thousands of pupils share a school's NAT address, so a per-IP key
@@ -269,7 +269,7 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
     echo "Spike: $CLIENTS clients within ${WINDOW}s, limit ${LIMIT}s; origin capacity $ORIGIN_CAPACITY x ${ORIGIN_SERVICE_MS} ms;" \
         "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
     echo
-    echo "| scenario | load avg before | in within limit | p50 s | p99 s | max s | 5xx seen | origin rejected | origin peak/s | overtaken by >=1 s later: max / total / clients | same, >=0.1 s later | requests | gen. lag s |"
+    echo "| scenario | load avg before | in within limit | p50 s | p99 s | max s | 5xx seen | origin rejected | origin peak/s | overtaken by >=1 s later: max / total / clients | same, >=0.1 s later | requests | gen. lag / fd wait s |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for s in $SCENARIOS; do
         r=${RES[$s]:-}
@@ -277,7 +277,7 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
         echo "| $s | ${LOAD[$s]} | $(field "$r" in) ($(field "$r" in_pct) %) | $(field "$r" p50) | $(field "$r" p99) | $(field "$r" max)" \
              "| $(field "$r" err5xx) | $(field "$r" origin_rejected) | $(field "$r" origin_peak)" \
              "| $(field "$r" overtakes_max) / $(field "$r" overtakes_total) / $(field "$r" overtaken)" \
-             "| $(field "$r" ot100_max) / $(field "$r" ot100_total) / $(field "$r" ot100_clients) | $(field "$r" requests) | $(field "$r" lag) |"
+             "| $(field "$r" ot100_max) / $(field "$r" ot100_total) / $(field "$r" ot100_clients) | $(field "$r" requests) | $(field "$r" lag) / $(field "$r" fdwait) |"
     done
     if [ "$PAGE_RUNS" -gt 0 ]; then
         echo

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <random>
 #include <string>
 #include <string_view>
@@ -65,12 +66,16 @@ struct Client {
   bufferevent* bev = nullptr;
   event* timer = nullptr;
   event* timeout = nullptr;
+  int64_t queued_at_us = -1;
 };
 
 struct Counters {
   uint64_t requests = 0, ok = 0, waiting = 0, pages = 0, errors_5xx = 0, status_503 = 0,
            other_status = 0, conn_errors = 0, timeouts = 0, bad_responses = 0;
   int64_t max_lag_us = 0;  // how late the first request left compared with the plan
+  uint64_t queued = 0;     // polls that waited for a descriptor
+  size_t max_queue = 0;
+  int64_t max_queue_us = 0;  // longest such wait
 };
 
 struct Generator {
@@ -84,6 +89,9 @@ struct Generator {
   std::mt19937_64 rng;
   event* stop_timer = nullptr;
   std::string request_head;  // everything up to the cookie
+  int open_conns = 0;
+  int max_conns = 0;             // below RLIMIT_NOFILE; beyond it polls wait in `fd_queue`
+  std::deque<Client*> fd_queue;  // FIFO
 };
 
 void schedule(Client& cl, int64_t delay_us);
@@ -93,6 +101,13 @@ void close_conn(Client& cl) {
   if (cl.bev) {
     bufferevent_free(cl.bev);
     cl.bev = nullptr;
+    Generator& g = *cl.gen;
+    --g.open_conns;
+    if (!g.fd_queue.empty()) {
+      Client* next = g.fd_queue.front();
+      g.fd_queue.pop_front();
+      schedule(*next, 0);
+    }
   }
   if (cl.timeout) event_del(cl.timeout);
 }
@@ -264,6 +279,18 @@ void start_poll(Client& cl) {
     cl.arrival_us = t;
     g.c.max_lag_us = std::max(g.c.max_lag_us, t - cl.scheduled_us);
   }
+  if (cl.queued_at_us < 0 && g.open_conns >= g.max_conns) {
+    // Out of descriptors (the hard RLIMIT_NOFILE may be below the client count): wait in line.
+    cl.queued_at_us = t;
+    ++g.c.queued;
+    g.fd_queue.push_back(&cl);
+    g.c.max_queue = std::max(g.c.max_queue, g.fd_queue.size());
+    return;
+  }
+  if (cl.queued_at_us >= 0) {
+    g.c.max_queue_us = std::max(g.c.max_queue_us, t - cl.queued_at_us);
+    cl.queued_at_us = -1;
+  }
   ++cl.polls;
   ++g.c.requests;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -284,6 +311,7 @@ void start_poll(Client& cl) {
     ::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
   }
   cl.bev = bufferevent_socket_new(g.base, fd, BEV_OPT_CLOSE_ON_FREE);
+  ++g.open_conns;
   bufferevent_setcb(cl.bev, on_read, nullptr, on_event, &cl);
   bufferevent_enable(cl.bev, EV_READ);
   std::string req = g.request_head;
@@ -486,6 +514,10 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(want));
     }
   }
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    g.max_conns = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 1 << 24)) - 64;
+  }
+  if (g.max_conns < 1) g.max_conns = 1;
   event_config* cfg = event_config_new();
   event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
   g.base = event_base_new_with_config(cfg);
@@ -542,7 +574,8 @@ int main(int argc, char** argv) {
       " clients overtaken %llu\n"
       "  the same for arrivals >= 0.1 s later: max %llu, total %llu, clients overtaken %llu\n"
       "  origin: login served %s, rejected %s, peak per second %s\n"
-      "  generator: latest first request %.2f s after its planned arrival\n",
+      "  generator: latest first request %.2f s after its planned arrival; %d descriptors;"
+      " %llu polls waited for one (queue max %zu, longest wait %.2f s)\n",
       o.label.c_str(), o.clients, o.window_s, o.page_mode ? "page" : "json", o.limit_s, wall_s,
       static_cast<unsigned long long>(in), 100.0 * static_cast<double>(in) / o.clients,
       pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1.0),
@@ -559,13 +592,15 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(f100.max_overtakes),
       static_cast<unsigned long long>(f100.total_overtakes),
       static_cast<unsigned long long>(f100.overtaken_clients), served.c_str(), rejected.c_str(),
-      peak.c_str(), static_cast<double>(g.c.max_lag_us) / 1e6);
+      peak.c_str(), static_cast<double>(g.c.max_lag_us) / 1e6, g.max_conns,
+      static_cast<unsigned long long>(g.c.queued), g.c.max_queue,
+      static_cast<double>(g.c.max_queue_us) / 1e6);
   std::printf(
       "RESULT label=%s mode=%s clients=%d in=%llu in_pct=%.2f p50=%.2f p99=%.2f max=%.2f "
       "requests=%llu err5xx=%llu conn_err=%llu timeouts=%llu overtakes_max=%llu "
       "overtakes_total=%llu overtaken=%llu ot100_max=%llu ot100_total=%llu ot100_clients=%llu "
       "origin_served=%s origin_rejected=%s origin_peak=%s "
-      "lag=%.2f wall=%.1f\n",
+      "lag=%.2f fdwait=%.2f wall=%.1f\n",
       o.label.c_str(), o.page_mode ? "page" : "json", o.clients,
       static_cast<unsigned long long>(in), 100.0 * static_cast<double>(in) / o.clients,
       pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1.0),
@@ -579,7 +614,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(f100.max_overtakes),
       static_cast<unsigned long long>(f100.total_overtakes),
       static_cast<unsigned long long>(f100.overtaken_clients), served.c_str(), rejected.c_str(),
-      peak.c_str(), static_cast<double>(g.c.max_lag_us) / 1e6, wall_s);
+      peak.c_str(), static_cast<double>(g.c.max_lag_us) / 1e6,
+      static_cast<double>(g.c.max_queue_us) / 1e6, wall_s);
   std::fflush(stdout);
   for (Client& cl : g.clients) {
     close_conn(cl);
