@@ -121,6 +121,7 @@ class Connection {
   void route_stats();
   void route_reset();
   void route_blog();
+  void route_health_switch();
 
   Worker& worker_;
   Origin& origin_;

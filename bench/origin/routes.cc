@@ -91,13 +91,16 @@ void Connection::dispatch() {
   } else if (path == "/hang") {
     state_ = State::kHung;
   } else if (path == "/health") {
-    reply(200, kText, "ok", kNoStore);
+    int status = origin_.health_status.load(std::memory_order_relaxed);
+    reply(status, kText, status == 200 ? "ok" : "unhealthy", kNoStore);
   } else if (path == "/_origin/stats") {
     route_stats();
   } else if (path == "/_origin/reset") {
     post_or_put ? route_reset() : reply(405, kText, "use POST\n", "Allow: POST\r\n");
   } else if (path == "/_origin/blog") {
     post_or_put ? route_blog() : reply(405, kText, "use POST\n", "Allow: POST\r\n");
+  } else if (path == "/_origin/health") {
+    post_or_put ? route_health_switch() : reply(405, kText, "use POST\n", "Allow: POST\r\n");
   } else {
     reply(404, kText, "not found\n");
   }
@@ -363,6 +366,19 @@ void Connection::route_blog() {
   int n = std::snprintf(body, sizeof body, "{\"mode\":\"%.*s\",\"delay_ms\":%llu}\n",
                         static_cast<int>(blog_mode_name(mode).size()), blog_mode_name(mode).data(),
                         static_cast<unsigned long long>(delay));
+  reply(200, kJson, std::string_view(body, static_cast<size_t>(n)), kNoStore);
+}
+
+void Connection::route_health_switch() {
+  auto value = query_param(req_.query, "status");
+  auto parsed = value ? parse_u64(*value) : std::nullopt;
+  if (!parsed || *parsed < 200 || *parsed > 599) {
+    reply(400, kText, "status must be 200..599\n");
+    return;
+  }
+  origin_.health_status.store(static_cast<int>(*parsed), std::memory_order_relaxed);
+  char body[32];
+  int n = std::snprintf(body, sizeof body, "{\"health\":%d}\n", static_cast<int>(*parsed));
   reply(200, kJson, std::string_view(body, static_cast<size_t>(n)), kNoStore);
 }
 

@@ -100,6 +100,7 @@ struct Origin {
   LoginGate login_gate;                                   // login admission
   LoginStats login_stats;                                 // login outcomes
   std::atomic<uint64_t> news_served{0};                   // counter shown in the news fragment
+  std::atomic<int> health_status{200};                    // what GET /health answers
   std::vector<std::unique_ptr<WorkerCounters>> counters;  // one per worker, fixed size
 
   // /_origin/stats body.

@@ -72,6 +72,7 @@ class Exchange final : public module::ExchangeContext,
   int fetch_depth() const override { return info_.fetch_depth; }
   uint32_t fetch_flags() const override { return info_.fetch_flags; }
   module::WorkerServices& services() override { return worker_.services(); }
+  std::string_view upstream_server() const override { return upstream_server_; }
   void replace_response(module::LocalReply reply) override;
   void set_body_rewritten() override { body_rewritten_ = true; }
   void hold_body_end() override { body_held_ = true; }

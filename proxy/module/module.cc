@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "modules/admin/admin.h"
+#include "modules/isolation/fragments.h"
+#include "modules/isolation/isolation.h"
 #include "modules/request_id/request_id.h"
 #include "modules/waiting_room/waiting_room.h"
 
@@ -30,6 +32,8 @@ const std::vector<ModuleFactory>& registry() {
     std::vector<ModuleFactory> all;
     all.push_back(modules::request_id::factory());
     all.push_back(modules::admin::factory());
+    all.push_back(modules::isolation::fragments_factory());
+    all.push_back(modules::isolation::isolation_factory());
     all.push_back(modules::waiting_room::factory());
     std::stable_sort(all.begin(), all.end(), [](const ModuleFactory& a, const ModuleFactory& b) {
       return a.order < b.order;

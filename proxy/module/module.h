@@ -163,6 +163,10 @@ class ExchangeContext {
   virtual uint32_t fetch_flags() const = 0;
   /// The worker's services (internal fetches), for hooks that start work.
   virtual WorkerServices& services() = 0;
+  /// The upstream server that answered or failed (its address as written in the config), once
+  /// known: in response_head for an upstream's response, in upstream_error; else empty. For
+  /// per-server passive health.
+  virtual std::string_view upstream_server() const { return {}; }
 
   // Response-phase tools. Only valid inside the hook named.
   /// response_head: discard the response (an upstream's head and body, or a local reply) and send

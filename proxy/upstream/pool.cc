@@ -32,6 +32,7 @@ UpstreamPool::UpstreamPool(event_base* base, Reaper& reaper, const config::Upstr
       Server s;
       s.address = addr;
       s.backup = backup;
+      s.health = &module::health_board().server(config_.name, addr.text);
       servers_.push_back(std::move(s));
     }
   }
@@ -45,7 +46,7 @@ std::optional<size_t> UpstreamPool::pick(const std::vector<size_t>& excluded) {
   for (size_t i = 0; i < servers_.size(); ++i) {
     const Server& s = servers_[i];
     views_[i] =
-        ServerView{s.backup, s.down_until <= now,
+        ServerView{s.backup, s.down_until <= now && s.health->up(now),
                    std::find(excluded.begin(), excluded.end(), i) != excluded.end(), s.in_flight};
   }
   return balancer_.pick(views_);

@@ -1,6 +1,8 @@
 // Per-worker pools of HTTP/1.1 keep-alive connections to the servers of one upstream, with server
 // selection (proxy/upstream/balancer.h) and passive failure marking: a server whose connect fails
 // is considered down for a short, growing period, so backups take over when no primary answers.
+// A server is also down while the process-wide health board (proxy/module/upstream_health.h) says
+// so: active health checks and passive ejection, written by the isolation module.
 // Worker thread only.
 #pragma once
 
@@ -16,6 +18,7 @@
 #include "proxy/common/reaper.h"
 #include "proxy/common/timeouts.h"
 #include "proxy/config/config.h"
+#include "proxy/module/upstream_health.h"
 #include "proxy/upstream/balancer.h"
 
 namespace pforte::upstream {
@@ -86,7 +89,8 @@ class UpstreamPool {
     uint32_t in_flight = 0;
     uint32_t consecutive_failures = 0;
     Clock::time_point down_until{};
-    std::vector<std::unique_ptr<Connection>> idle;  ///< most recently used last
+    const module::ServerHealthFlags* health = nullptr;  ///< process-wide; never null
+    std::vector<std::unique_ptr<Connection>> idle;      ///< most recently used last
   };
 
   static void on_idle_event(bufferevent* bev, short what, void* arg);

@@ -905,16 +905,20 @@ BOOST_AUTO_TEST_CASE(directory_is_an_unreadable_file) {
 BOOST_AUTO_TEST_CASE(shipped_example_config_loads_without_errors) {
   const std::string path = (source_dir() / "conf" / "pforte.toml").string();
   // The core alone: the module sections and route keys the example uses are taken by stand-ins
-  // (the modules' own tests and tests/integration/test_waiting_room.py check them for real).
-  ModuleConfigParser stand_in;
-  stand_in.name = "waiting_room";
-  stand_in.parse_section = [](const toml::node&, ErrorSink&) {
-    return std::make_shared<FakeModuleConfig>();
-  };
-  stand_in.parse_route = [](const toml::node&, const ModuleConfig*, ErrorSink&) {
-    return std::make_shared<FakeModuleConfig>();
-  };
-  const auto result = load_config_file(path, {stand_in});
+  // (the modules' own tests and integration tests check them for real).
+  std::vector<ModuleConfigParser> stand_ins;
+  for (const char* name : {"waiting_room", "fragments"}) {
+    ModuleConfigParser stand_in;
+    stand_in.name = name;
+    stand_in.parse_section = [](const toml::node&, ErrorSink&) {
+      return std::make_shared<FakeModuleConfig>();
+    };
+    stand_in.parse_route = [](const toml::node&, const ModuleConfig*, ErrorSink&) {
+      return std::make_shared<FakeModuleConfig>();
+    };
+    stand_ins.push_back(std::move(stand_in));
+  }
+  const auto result = load_config_file(path, stand_ins);
   if (!result) {
     for (const ConfigError& e : result.error()) BOOST_TEST_MESSAGE(e.to_string());
   }

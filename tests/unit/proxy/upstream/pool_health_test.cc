@@ -1,0 +1,77 @@
+#define BOOST_TEST_MODULE pool_health
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <set>
+
+#include "proxy/common/handles.h"
+#include "proxy/common/reaper.h"
+#include "proxy/module/upstream_health.h"
+#include "proxy/upstream/pool.h"
+
+using pforte::config::UpstreamConfig;
+using pforte::module::health_board;
+using pforte::upstream::UpstreamPool;
+
+namespace {
+
+struct Fixture {
+  pforte::EventBasePtr base{event_base_new()};
+  pforte::Reaper reaper{base.get()};
+  UpstreamConfig config;
+
+  explicit Fixture(const std::string& name) {
+    config.name = name;
+    config.servers = {*pforte::config::parse_socket_address("127.0.0.1:1001"),
+                      *pforte::config::parse_socket_address("127.0.0.1:1002")};
+    config.backup = {*pforte::config::parse_socket_address("127.0.0.1:1003")};
+  }
+
+  std::set<size_t> picks(UpstreamPool& pool, int n = 20) {
+    std::set<size_t> seen;
+    for (int i = 0; i < n; ++i) seen.insert(*pool.pick({}));
+    return seen;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(servers_that_fail_checks_are_skipped) {
+  Fixture f("checks");
+  UpstreamPool pool(f.base.get(), f.reaper, f.config);
+  BOOST_TEST((f.picks(pool) == std::set<size_t>{0, 1}));
+  health_board().server("checks", "127.0.0.1:1001").checks_up = false;
+  BOOST_TEST((f.picks(pool) == std::set<size_t>{1}));
+  health_board().server("checks", "127.0.0.1:1001").checks_up = true;
+  BOOST_TEST((f.picks(pool) == std::set<size_t>{0, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(backup_serves_only_when_no_primary_is_healthy) {
+  Fixture f("backup");
+  UpstreamPool pool(f.base.get(), f.reaper, f.config);
+  health_board().server("backup", "127.0.0.1:1001").checks_up = false;
+  health_board().server("backup", "127.0.0.1:1002").checks_up = false;
+  BOOST_TEST((f.picks(pool) == std::set<size_t>{2}));
+  health_board().server("backup", "127.0.0.1:1002").checks_up = true;
+  BOOST_TEST((f.picks(pool) == std::set<size_t>{1}));
+}
+
+BOOST_AUTO_TEST_CASE(an_ejection_ends_by_itself) {
+  Fixture f("eject");
+  UpstreamPool pool(f.base.get(), f.reaper, f.config);
+  auto now = std::chrono::steady_clock::now();
+  auto& flags = health_board().server("eject", "127.0.0.1:1002");
+  flags.set_ejected_until(now + std::chrono::hours(1));
+  BOOST_TEST((f.picks(pool) == std::set<size_t>{0}));
+  BOOST_TEST(!flags.up(now));
+  BOOST_TEST(flags.up(now + std::chrono::hours(2)));
+  flags.set_ejected_until(now - std::chrono::seconds(1));
+  BOOST_TEST((f.picks(pool) == std::set<size_t>{0, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(the_board_keys_servers_by_upstream_and_address) {
+  auto& a = health_board().server("u1", "127.0.0.1:1");
+  auto& b = health_board().server("u2", "127.0.0.1:1");
+  BOOST_TEST(&a != &b);
+  BOOST_TEST(&a == &health_board().server("u1", "127.0.0.1:1"));
+  BOOST_TEST(a.up(std::chrono::steady_clock::now()));
+}
