@@ -32,6 +32,8 @@ install(TARGETS pforte RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/conf/pforte.toml ${CMAKE_SOURCE_DIR}/conf/waiting-room.html
         DESTINATION ${PFORTE_CONFDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/pforte.service DESTINATION ${PFORTE_SYSTEMD_UNITDIR})
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/pforte.sysctl DESTINATION lib/sysctl.d
+        RENAME 60-pforte.conf)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/pforte.logrotate
         DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d RENAME pforte)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/operator-guide.md
@@ -70,8 +72,9 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# Added to what dpkg-shlibdeps computes: postinst creates the system user with adduser.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# Added to what dpkg-shlibdeps computes: postinst creates the system user with adduser and a
+# first self-signed certificate with openssl.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, openssl")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "logrotate")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_BINARY_DIR}/packaging/conffiles

@@ -9,7 +9,7 @@ PACKAGES=(
   libgoogle-perftools-dev libbrotli-dev zlib1g-dev
   clang-16 libclang-rt-16-dev clang-format
   curl nghttp2-client wrk openssl python3 procps
-  man-db groff-base file systemd
+  man-db groff-base file systemd logrotate iproute2
   chromium
 )
 

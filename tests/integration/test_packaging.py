@@ -1,7 +1,7 @@
 """Packaging: builds the Debian package with packaging/build-deb.sh and checks what it holds: the
 file list, conffiles, control fields and maintainer scripts, the systemd unit (systemd-analyze
 verify), the manual pages (rendered without warnings), the packaged configuration (valid once the
-certificate it names exists) and the packaged binary (--version). Nothing is installed.
+certificate it names exists) and the packaged binary (--version). With root, it also installs the package in a throwaway root and runs it as its unit says.
 
 The Release tree is kept in $PFORTE_BUILD_DIR/packaging-deb (or $PFORTE_PACKAGE_BUILD_DIR), so
 later runs only rebuild what changed; the .deb goes to a temp dir.
@@ -12,6 +12,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -41,6 +42,7 @@ class DebianPackage(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        cls.host_had_pforte = os.path.exists("/usr/sbin/pforte")
         cls._tmp = tempfile.TemporaryDirectory(prefix="pforte-deb-")
         cls.tmp = cls._tmp.name
         env = dict(os.environ, BUILD_DIR=BUILD_DIR, OUT_DIR=os.path.join(cls.tmp, "out"), JOBS="2")
@@ -83,7 +85,7 @@ class DebianPackage(unittest.TestCase):
     def test_package_holds_the_daemon_config_unit_logrotate_and_manuals(self):
         files = self.contents()
         for path in ["/usr/sbin/pforte", "/etc/pforte/pforte.toml", "/etc/pforte/waiting-room.html",
-                     "/etc/logrotate.d/pforte", *MAN_PAGES]:
+                     "/etc/logrotate.d/pforte", "/usr/lib/sysctl.d/60-pforte.conf", *MAN_PAGES]:
             self.assertIn(path, files)
         units = [p for p in ("/lib/systemd/system/pforte.service",
                              "/usr/lib/systemd/system/pforte.service") if p in files]
@@ -108,7 +110,7 @@ class DebianPackage(unittest.TestCase):
         self.assertEqual(self.field("Section"), "net")
         depends = self.field("Depends")
         # Computed by dpkg-shlibdeps from the binary's libraries, plus adduser for postinst.
-        for lib in ("libc6", "libevent", "libnghttp2", "libssl3", "adduser"):
+        for lib in ("libc6", "libevent", "libnghttp2", "libssl3", "adduser", "openssl"):
             self.assertIn(lib, depends)
         self.assertTrue(self.field("Description"))
         self.assertTrue(self.field("Maintainer"))
@@ -233,6 +235,42 @@ class DebianPackage(unittest.TestCase):
         self.assertLessEqual(used, {"position", "eta_seconds", "eta_minutes", "refresh_seconds",
                                     "room", "lang"})
         self.assertNotRegex(page, r'(src|href)="(https?:)?//', "the page loads nothing from elsewhere")
+
+    def test_installs_and_runs_as_its_unit_says_on_a_fresh_machine(self):
+        """dpkg -i, start as the unit does (sd_notify), serve, reload, stop, purge; in a throwaway
+        root: an overlay of / in a private mount namespace, and a private network namespace."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root for the mount and network namespaces")
+        if missing_tools("unshare", "chroot", "ip", "setpriv", "dpkg"):
+            self.skipTest("needs unshare, chroot, ip, setpriv and dpkg")
+        check = os.path.join(harness.HERE, "package_install_check.py")
+        top = tempfile.mkdtemp(prefix="pforte-install-")
+        script = """set -e
+top=$1; deb=$2; origin=$3; check=$4; python=$5
+mount -t tmpfs tmpfs "$top"
+mkdir "$top/upper" "$top/work" "$top/root"
+mount -t overlay overlay -o lowerdir=/,upperdir="$top/upper",workdir="$top/work" "$top/root"
+mount --rbind /proc "$top/root/proc"
+mount --rbind /dev "$top/root/dev"
+mount --rbind /sys "$top/root/sys"
+mount -t tmpfs tmpfs "$top/root/run"
+mount -t tmpfs tmpfs "$top/root/tmp"
+cp "$deb" "$origin" "$check" "$top/root/tmp/"
+ip link set lo up
+exec chroot "$top/root" "$python" "/tmp/$(basename "$check")" "/tmp/$(basename "$deb")" \
+  "/tmp/$(basename "$origin")"
+"""
+        try:
+            r = subprocess.run(["unshare", "--mount", "--net", "--fork", "sh", "-c", script, "sh",
+                                top, self.deb, harness.ORIGIN_BIN, check, sys.executable],
+                               capture_output=True, text=True, timeout=300)
+        finally:
+            os.rmdir(top)
+        print(r.stdout)
+        self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr[-4000:])
+        self.assertTrue(r.stdout.rstrip().endswith("OK"), r.stdout)
+        self.assertFalse(os.path.exists("/usr/sbin/pforte") and not self.host_had_pforte,
+                         "the install reached the host")
 
     def test_packaged_binary_runs(self):
         r = subprocess.run([os.path.join(self.root, "usr", "sbin", "pforte"), "--version"],
