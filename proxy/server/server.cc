@@ -264,6 +264,7 @@ void on_signal(evutil_socket_t sig, short, void* arg) {
       PF_INFO("SIGUSR1: reopening log files");
       log::reopen();
       loop->access_log->reopen();
+      PF_INFO("SIGUSR1: log files reopened");  // the first line of a rotated error log
       break;
     default:
       break;

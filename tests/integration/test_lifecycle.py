@@ -241,6 +241,33 @@ class Signals(harness.OriginTestCase):
         client.communicate(timeout=5)
         self.assertNotEqual(client.returncode, 0)
 
+    def test_sigusr1_reopens_the_logs_after_rotation(self):
+        proxy = self.pforte()
+        self.assertEqual(harness.curl_status("--http1.1", proxy.url("/static/app.css?before"))[0],
+                         200)
+        proxy.access_lines(wait_for=1)
+        # What logrotate does without copytruncate: rename, then ask the daemon to reopen.
+        os.rename(proxy.access_log, proxy.access_log + ".1")
+        os.rename(proxy.error_log, proxy.error_log + ".1")
+        proxy.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while not (os.path.exists(proxy.access_log) and os.path.exists(proxy.error_log)):
+            self.assertLess(time.monotonic(), deadline, "the log files were not reopened")
+            time.sleep(0.05)
+        self.assertEqual(harness.curl_status("--http1.1", proxy.url("/static/app.css?after"))[0],
+                         200)
+        lines = proxy.access_lines(wait_for=1)
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(lines[0]["path"], "/static/app.css?after")
+        with open(proxy.access_log + ".1") as f:
+            rotated = f.read()
+        self.assertIn("before", rotated)
+        self.assertNotIn("after", rotated)
+        with open(proxy.error_log + ".1") as f:
+            self.assertIn("SIGUSR1: reopening log files", f.read())
+        self.assertIn("SIGUSR1: log files reopened", proxy.error_text())
+        self.assertIsNone(proxy.proc.poll())
+
     def test_two_workers_serve_many_connections(self):
         proxy = self.pforte(workers=2)
         tasks = os.listdir("/proc/%d/task" % proxy.proc.pid)
