@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -40,6 +41,7 @@ struct MainLoop {
   bool stopping = false;
   std::shared_ptr<const module::Generation> current;
   size_t n_workers = 0;
+  uint64_t descriptor_cap = UINT64_MAX;  ///< SharedState::descriptor_cap
   /// By listener key (address text, "admin " prefix for the admin listener).
   std::map<std::string, OpenListener> listeners;
   uint64_t next_listener_id = 1;
@@ -119,6 +121,36 @@ size_t resolve_workers(const config::Config& config) {
                                    : std::max<size_t>(1, std::thread::hardware_concurrency());
 }
 
+/// Raises the soft descriptor limit to the hard one and returns how many client connections the
+/// descriptors allow: each may hold an upstream connection too, and a reserve stays for
+/// listening sockets, log files, eventfds and health checks.
+uint64_t descriptor_cap(size_t workers, size_t listeners) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return UINT64_MAX;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
+  const uint64_t reserve = 64 + 4 * workers + workers * listeners;
+  const uint64_t limit = rl.rlim_cur;
+  return limit > reserve + 2 ? (limit - reserve) / 2 : 1;
+}
+
+/// Says once per configuration that max_connections is more than the descriptors allow.
+void warn_if_clamped(const config::Config& config, uint64_t cap) {
+  if (config.limits.max_connections <= cap) return;
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  PF_WARN(
+      "max_connections = %llu needs more file descriptors than the limit of %llu allows "
+      "(a client and an upstream descriptor per connection): accepting at most %llu client "
+      "connections. Raise LimitNOFILE (ulimit -n) or lower max_connections",
+      static_cast<unsigned long long>(config.limits.max_connections),
+      static_cast<unsigned long long>(rl.rlim_cur), static_cast<unsigned long long>(cap));
+}
+
 void count_reload(bool ok) {
   static module::Counter& accepted = module::metrics().counter(
       "pforte_config_reloads_total", "Configuration reloads (SIGHUP) by result.",
@@ -152,6 +184,7 @@ void reload(MainLoop& loop) {
     return;
   }
   const config::Config& next = **loaded;
+  const bool limit_changed = next.limits.max_connections != old.limits.max_connections;
   // Settings the running process cannot change.
   std::vector<std::string> fixed;
   if (resolve_workers(next) != loop.n_workers) fixed.push_back("global.workers");
@@ -229,6 +262,7 @@ void reload(MainLoop& loop) {
     plans[i].generation = loop.current;
     (*loop.workers)[i]->reload(std::move(plans[i]));
   }
+  if (limit_changed) warn_if_clamped(next, loop.descriptor_cap);
   module::server_info().generation = loop.current->number;
   module::server_info().set_reload_result(true, "", time(nullptr));
   count_reload(true);
@@ -301,6 +335,8 @@ int run(std::shared_ptr<const module::Generation> generation) {
   MainLoop loop;
   loop.current = generation;
   loop.n_workers = resolve_workers(config);
+  shared.descriptor_cap = descriptor_cap(loop.n_workers, wanted_listeners(config).size());
+  loop.descriptor_cap = shared.descriptor_cap;
 
   std::vector<std::vector<ListenerSpec>> specs(loop.n_workers);
   auto close_all = [&] {
@@ -360,6 +396,7 @@ int run(std::shared_ptr<const module::Generation> generation) {
   info.workers = loop.n_workers;
   info.generation = generation->number;
   for (auto& w : workers) w->start();
+  warn_if_clamped(config, shared.descriptor_cap);
   PF_INFO("pforte %s started with %zu worker%s", PFORTE_VERSION, loop.n_workers,
           loop.n_workers == 1 ? "" : "s");
   // The listening sockets are open (connections queue from here on): ready.

@@ -6,6 +6,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
 #include "proxy/common/log.h"
 #include "proxy/core/h1_session.h"
 #include "proxy/core/h2_session.h"
@@ -21,8 +25,14 @@ struct Worker::PendingTls {
 };
 
 namespace {
-constexpr timeval kTick{0, 100 * 1000};
+
+int64_t monotonic_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
+constexpr timeval kTick{0, 100 * 1000};
+}  // namespace
 
 Worker::Worker(size_t index, std::shared_ptr<const module::Generation> generation,
                SharedState& shared, std::vector<ListenerSpec> listeners)
@@ -183,6 +193,7 @@ void Worker::open_listener(const ListenerSpec& spec) {
   l->worker = this;
   l->listener.reset(evconnlistener_new(base_.get(), &Worker::on_accept, l.get(),
                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, spec.fd));
+  evconnlistener_set_error_cb(l->listener.get(), &Worker::on_accept_error);
   if (accept_paused_) evconnlistener_disable(l->listener.get());
   listeners_.push_back(std::move(l));
 }
@@ -220,7 +231,34 @@ void Worker::pause_accept(bool paused) {
     else
       evconnlistener_enable(l->listener.get());
   }
-  if (paused) PF_WARN("worker %zu: max_connections reached, accepting paused", index_);
+  if (paused && monotonic_ms() >= fd_backoff_until_ms_)
+    PF_WARN("worker %zu: max_connections reached, accepting paused", index_);
+}
+
+void Worker::on_accept_error(evconnlistener*, void* arg) {
+  const int error = EVUTIL_SOCKET_ERROR();
+  static_cast<Listener*>(arg)->worker->accept_failed(error);
+}
+
+void Worker::accept_failed(int error) {
+  if (error != EMFILE && error != ENFILE && error != ENOBUFS && error != ENOMEM) {
+    PF_WARN("worker %zu: accept: %s", index_, strerror(error));
+    return;
+  }
+  // Out of descriptors (or kernel memory): the pending connection stays queued in the kernel.
+  // Retrying at once would spin on the same error, so accepting pauses for 100 ms (the tick
+  // resumes it); one line every 10 s says how often it happened.
+  const int64_t now = monotonic_ms();
+  fd_backoff_until_ms_ = now + 100;
+  pause_accept(true);
+  const uint64_t failures = shared_.accept_fd_failures.fetch_add(1) + 1;
+  int64_t logged = shared_.accept_fd_logged_ms.load();
+  if (now - logged >= 10'000 && shared_.accept_fd_logged_ms.compare_exchange_strong(logged, now)) {
+    PF_WARN(
+        "accept: %s (%llu times so far); accepting pauses for 100 ms each time. Raise the "
+        "descriptor limit (LimitNOFILE) or lower max_connections",
+        strerror(error), static_cast<unsigned long long>(failures));
+  }
 }
 
 void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
@@ -231,7 +269,7 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
     return;
   }
   uint64_t open = w->shared_.connections.fetch_add(1) + 1;
-  if (open >= w->config_ref().limits.max_connections) w->pause_accept(true);
+  if (open >= w->connection_limit()) w->pause_accept(true);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   core::PeerInfo peer{net::address_text(addr, false), false, l->spec.admin};
@@ -324,7 +362,8 @@ void Worker::session_closed(core::Session* session) {
   reaper_->defer(std::move(it->second));
   sessions_.erase(it);
   uint64_t open = shared_.connections.fetch_sub(1) - 1;
-  if (accept_paused_ && open < config_ref().limits.max_connections && !draining_)
+  if (accept_paused_ && open < connection_limit() && !draining_ &&
+      monotonic_ms() >= fd_backoff_until_ms_)
     pause_accept(false);
   if (draining_) maybe_exit();
 }
@@ -342,8 +381,8 @@ void Worker::start_h2(core::Session* replaced, BuffereventPtr bev, core::PeerInf
 void Worker::on_tick(evutil_socket_t, short, void* self) {
   auto* w = static_cast<Worker*>(self);
   // Another worker's connections may have closed: resume accepting when under the limit.
-  if (w->accept_paused_ && !w->draining_ &&
-      w->shared_.connections.load() < w->config_ref().limits.max_connections) {
+  if (w->accept_paused_ && !w->draining_ && w->shared_.connections.load() < w->connection_limit() &&
+      monotonic_ms() >= w->fd_backoff_until_ms_) {
     w->pause_accept(false);
   }
 }

@@ -3,6 +3,8 @@
 // to a worker only through post(). Everything else is worker thread only.
 #pragma once
 
+#include <algorithm>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -22,6 +24,12 @@ namespace pforte::server {
 /// State shared by all workers of the process. Read-only after start except the atomics.
 struct SharedState {
   std::atomic<uint64_t> connections{0};  ///< open client connections, all workers
+  /// Client connections the process's descriptors allow (each may hold an upstream one too);
+  /// the effective limit is the smaller of this and `limits.max_connections`.
+  uint64_t descriptor_cap = UINT64_MAX;
+  /// accept() failures for want of descriptors (EMFILE/ENFILE), all workers; logged rate-limited.
+  std::atomic<uint64_t> accept_fd_failures{0};
+  std::atomic<int64_t> accept_fd_logged_ms{0};
   core::AccessLog* access_log = nullptr;
   std::function<void()> on_worker_exit;  ///< called (from the worker thread) when it ends
 };
@@ -102,8 +110,15 @@ class Worker final : public core::WorkerContext, public module::WorkerServices {
   /// current one.
   std::shared_ptr<core::WorkerGeneration> build(std::shared_ptr<const module::Generation> gen);
   const config::Config& config_ref() const { return current_->config(); }
+  /// max_connections, clamped to what the descriptors allow.
+  uint64_t connection_limit() const {
+    return std::min<uint64_t>(config_ref().limits.max_connections, shared_.descriptor_cap);
+  }
+  /// accept() ran out of descriptors: stop accepting for a moment instead of spinning.
+  void accept_failed(int error);
 
   static void on_accept(evconnlistener* l, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
+  static void on_accept_error(evconnlistener* l, void* arg);
   static void on_tls_event(bufferevent* bev, short what, void* arg);
   static void on_mailbox(evutil_socket_t, short, void* self);
   static void on_tick(evutil_socket_t, short, void* self);
@@ -129,6 +144,8 @@ class Worker final : public core::WorkerContext, public module::WorkerServices {
   std::vector<std::function<void()>> mailbox_;
   std::thread thread_;
   bool accept_paused_ = false;
+  /// Monotonic ms until which accepting stays paused after running out of descriptors.
+  int64_t fd_backoff_until_ms_ = 0;
   bool draining_ = false;
   bool exiting_ = false;
 };

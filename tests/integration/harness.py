@@ -8,6 +8,7 @@ Environment (set by CTest; defaults work from a build in ../../build):
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -115,7 +116,7 @@ class Pforte:
     .https (TLS, if tls=True), .admin (the admin listener, if admin=True)."""
 
     def __init__(self, workdir, upstreams, routes=None, tls=True, workers=1, extra="", limits="",
-                 global_extra="", wait=True, admin=False, env=None, ports=None):
+                 global_extra="", wait=True, admin=False, env=None, ports=None, nofile=None):
         self.workdir = workdir
         # `ports` = (http, https, admin) of another instance: a second process on the same
         # sockets (SO_REUSEPORT), as in a binary upgrade.
@@ -149,8 +150,11 @@ class Pforte:
         # stderr goes to a file: sanitizer reports and startup errors end up there.
         self.stderr_path = os.path.join(workdir, "stderr-%d.log" % id(self))
         self._stderr = open(self.stderr_path, "wb")
+        # `nofile`: the process's descriptor limit (soft and hard), as a small LimitNOFILE would.
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) \
+            if nofile else None
         self.proc = subprocess.Popen([PFORTE_BIN, "-c", self.config], stdout=subprocess.DEVNULL,
-                                     stderr=self._stderr,
+                                     stderr=self._stderr, preexec_fn=limit,
                                      env=dict(os.environ, **env) if env else None)
         if wait:
             wait_for_port(self.http, proc=self.proc)

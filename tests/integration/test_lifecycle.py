@@ -241,6 +241,33 @@ class Signals(harness.OriginTestCase):
         client.communicate(timeout=5)
         self.assertNotEqual(client.returncode, 0)
 
+    def test_max_connections_is_clamped_to_the_descriptor_limit(self):
+        # 200 descriptors: the reserve (64 + 4 per worker + listeners) leaves room for 65 client
+        # connections with an upstream connection each.
+        proxy = self.pforte(nofile=200)
+        self.assertEqual(proxy.error_text().count("accepting at most 65 client connections"), 1,
+                         proxy.error_text())
+        sockets = []
+        try:
+            for _ in range(180):
+                sockets.append(socket.create_connection(("127.0.0.1", proxy.http), timeout=2))
+            time.sleep(0.5)
+            self.assertIsNone(proxy.proc.poll(), "pforte died past its descriptors")
+            # An accepted idle connection still gets its answer while others queue.
+            sockets[0].sendall(b"GET /static/app.css HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertIn(b"200 OK", sockets[0].recv(200))
+        finally:
+            for s in sockets:
+                with contextlib.suppress(OSError):
+                    s.close()
+        deadline = time.monotonic() + 5
+        while harness.curl_status("--http1.1", proxy.url("/static/app.css"), timeout=2)[0] != 200:
+            self.assertLess(time.monotonic(), deadline, "no answer after the connections closed")
+        self.assertIsNone(proxy.proc.poll())
+        with open(proxy.stderr_path) as f:
+            self.assertNotIn("Too many open files", f.read())
+        self.assertNotIn("Too many open files", proxy.error_text())
+
     def test_sigusr1_reopens_the_logs_after_rotation(self):
         proxy = self.pforte()
         self.assertEqual(harness.curl_status("--http1.1", proxy.url("/static/app.css?before"))[0],
