@@ -9,10 +9,14 @@ int64_t next_poll_ms(const PollPolicy& policy, double eta_s, uint64_t random_bit
   const double floor_s = std::max(0.001, policy.floor_s);
   const double jitter = std::clamp(policy.jitter, 0.0, 0.999);
   const double refresh = std::max(floor_s, policy.refresh_s);
-  const double base = std::min(refresh, std::max(std::isnan(eta_s) ? refresh : eta_s, floor_s));
-  const double factor = 1 - jitter + 2 * jitter * unit_interval(random_bits);
-  const double delay_s = std::max(floor_s, base * factor);
-  return std::llround(delay_s * 1000);
+  const double far = refresh * (1 - jitter + 2 * jitter * unit_interval(random_bits));
+  double delay_s = far;
+  if (!std::isnan(eta_s) && eta_s >= 0) {
+    const double spread = std::min(kNearSpreadS, jitter * eta_s);
+    const double near = eta_s + spread * unit_interval(SplitMix64(random_bits).next());
+    delay_s = std::min(far, near);
+  }
+  return std::llround(std::max(floor_s, delay_s) * 1000);
 }
 
 int64_t whole_seconds(int64_t ms) {

@@ -1,9 +1,15 @@
 // When a waiting visitor should come back: the base refresh interval stretched or shrunk at
-// random, so that a crowd that arrived in the same second does not return in the same second, but
-// sooner when the visitor's turn is near (come back about when it is due, not a whole refresh
-// later). Never below a floor, so a visitor at the door does not hammer the edge.
+// random, so that a crowd that arrived in the same second does not return in the same second; but
+// never much after the visitor's turn: one whose turn comes before that comes back just after it,
+// spread over at most a second (the spread of their tickets' turns keeps them apart). Never below
+// a floor, so a visitor at the door does not hammer the edge.
 //
-//   delay = max(floor, min(refresh, max(eta, floor)) × U(1 − jitter, 1 + jitter))
+//   far   = refresh × U(1 − jitter, 1 + jitter)
+//   near  = eta + min(kNearSpreadS, jitter × eta) × U(0, 1)
+//   delay = max(floor, min(far, near))
+//
+// Coming back late costs the visitor their place to those called after them (admission by ticket
+// is first come, first served among the called), so lateness is what this bounds.
 //
 // Pure and deterministic: the caller passes 64 random bits (from any per-worker generator, e.g.
 // SplitMix64 below). Thread affinity: none; SplitMix64 is per worker.
@@ -12,6 +18,9 @@
 #include <cstdint>
 
 namespace pforte::modules::waiting_room {
+
+/// The most a visitor is told to come back after their turn.
+inline constexpr double kNearSpreadS = 1.0;
 
 struct PollPolicy {
   double refresh_s = 10;  ///< base poll interval of the waiting page (`refresh`)

@@ -2,6 +2,7 @@
 #include "modules/waiting_room/jitter.h"
 
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 
 using namespace pforte::modules::waiting_room;
 
@@ -35,17 +36,45 @@ BOOST_AUTO_TEST_CASE(delay_mean_is_refresh_and_spread_is_uniform) {
   for (int b : buckets) BOOST_TEST(std::abs(b - kN / 10) < kN / 100);
 }
 
-BOOST_AUTO_TEST_CASE(visitor_comes_back_about_when_the_turn_is_near) {
+BOOST_AUTO_TEST_CASE(visitor_comes_back_just_after_the_turn_when_it_is_near) {
+  // Turn in 4 s, well inside the refresh: back between 4 s and 4 s + kNearSpreadS, spread evenly
+  // over that second, never before the turn and never a whole refresh later.
   PollPolicy p{10, 0.5, 1};
   SplitMix64 rng(3);
   double sum = 0;
+  int64_t lo = INT64_MAX, hi = 0;
   for (int i = 0; i < 10000; ++i) {
     int64_t ms = next_poll_ms(p, 4, rng.next());
-    BOOST_TEST(ms >= 2000);
-    BOOST_TEST(ms <= 6000);
+    lo = std::min(lo, ms);
+    hi = std::max(hi, ms);
     sum += static_cast<double>(ms);
   }
-  BOOST_TEST(sum / 10000 == 4000.0, boost::test_tools::tolerance(0.02));
+  BOOST_TEST(lo >= 4000);
+  BOOST_TEST(hi <= 4000 + kNearSpreadS * 1000);
+  BOOST_TEST(lo < 4050);
+  BOOST_TEST(hi > 4000 + kNearSpreadS * 1000 - 50);
+  BOOST_TEST(sum / 10000 == 4000.0 + kNearSpreadS * 500, boost::test_tools::tolerance(0.01));
+}
+
+BOOST_AUTO_TEST_CASE(a_short_wait_is_spread_by_jitter_times_the_wait) {
+  // Turn in 1.2 s with jitter 0.5: back within [1.2 s, 1.8 s].
+  PollPolicy p{10, 0.5, 1};
+  SplitMix64 rng(5);
+  for (int i = 0; i < 10000; ++i) {
+    int64_t ms = next_poll_ms(p, 1.2, rng.next());
+    BOOST_TEST(ms >= 1200);
+    BOOST_TEST(ms <= 1800);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_turn_waits_a_jittered_refresh) {
+  PollPolicy p{10, 0.5, 1};
+  SplitMix64 rng(9);
+  for (int i = 0; i < 1000; ++i) {
+    int64_t ms = next_poll_ms(p, std::nan(""), rng.next());
+    BOOST_TEST(ms >= 5000);
+    BOOST_TEST(ms <= 15000);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(delay_never_goes_below_the_floor) {
