@@ -62,6 +62,8 @@ std::string_view to_string(Outcome outcome) {
       return "at_the_door";
     case Outcome::kAlreadyRedeemed:
       return "already_redeemed";
+    case Outcome::kGivenBack:
+      return "given_back";
   }
   return "queued";
 }
@@ -112,6 +114,8 @@ Verdict decide(const Gate& gate, std::string_view cookie, int64_t now_us, uint64
     case Redemption::Kind::kAdmitted:
       admit(gate, r.admission_id, now_s, v);
       v.waited_s = static_cast<double>(now_us - token->issued_at * kMicros) / kMicros;
+      v.ticket = token->number;
+      v.ticket_issued_at = token->issued_at;
       return v;
     case Redemption::Kind::kWaiting:
       v.outcome = Outcome::kQueued;
@@ -137,6 +141,25 @@ Verdict decide(const Gate& gate, std::string_view cookie, int64_t now_us, uint64
   }
   arrive(gate, now_us, random_bits, v);
   return v;
+}
+
+void give_back(const Gate& gate, Verdict& admitted, int64_t now_us) {
+  if (admitted.outcome != Outcome::kAdmitted) return;
+  const int64_t now_s = now_us / kMicros;
+  uint64_t ticket = admitted.ticket;
+  int64_t issued_at = admitted.ticket_issued_at;
+  if (ticket != 0) {
+    gate.state.give_back(ticket, now_us);
+  } else {
+    ticket = gate.state.take_ticket(now_us);
+    issued_at = now_s;
+  }
+  // Come back in about a second (the turn has come, or comes soon when nobody waits).
+  admitted.place = gate.state.place(ticket, now_us);
+  admitted.outcome = Outcome::kGivenBack;
+  const int64_t lifetime = 1 + gate.grace_s;
+  admitted.cookie = sign(gate, TokenKind::kTicket, ticket, issued_at, now_s + lifetime);
+  admitted.cookie_max_age_s = lifetime;
 }
 
 }  // namespace pforte::modules::waiting_room

@@ -8,6 +8,9 @@
 //   anything else (none, malformed, forged, expired, other room, old epoch, over budget,
 //   superseded, too old, unknown)         -> RoomState::arrive: admitted or a new ticket
 //
+// An admission the platform turns away at once is given back (give_back below): the visitor holds
+// their ticket again, at the front, and their retry waits for a token like everyone else's.
+//
 // A copied ticket that already got in (kAlreadyRedeemed) waits without a new cookie, so that it
 // becomes a new arrival once it expires.
 //
@@ -43,6 +46,7 @@ enum class Outcome : uint8_t {
   kQueued,           ///< waits with a (new or renewed) ticket
   kAtTheDoor,        ///< their turn, but no token this instant: comes back in a moment
   kAlreadyRedeemed,  ///< a copy of a ticket that got in: waits, cookie not renewed
+  kGivenBack,        ///< admitted, but the platform turned the request away: holds a ticket again
 };
 
 std::string_view to_string(Outcome outcome);
@@ -58,6 +62,8 @@ struct Verdict {
   Place place;           ///< for a waiting visitor
   int64_t poll_ms = 0;   ///< when a waiting visitor should come back
   double waited_s = -1;  ///< for a ticket holder admitted now: seconds since the ticket was issued
+  uint64_t ticket = 0;   ///< kAdmitted by ticket: its raw number (0: admitted on arrival)
+  int64_t ticket_issued_at = 0;  ///< kAdmitted by ticket: when the ticket was issued (unix s)
 
   bool passes() const { return outcome == Outcome::kPassed || outcome == Outcome::kAdmitted; }
 };
@@ -65,5 +71,11 @@ struct Verdict {
 /// Decides one request. `cookie` is the `pforte_wr` value (empty if none), `now_us` unix µs,
 /// `random_bits` feed the poll jitter.
 Verdict decide(const Gate& gate, std::string_view cookie, int64_t now_us, uint64_t random_bits);
+
+/// The platform turned away (502/503/504) the request that `admitted` let in (outcome
+/// kAdmitted): takes the admission back (RoomState::give_back / take_ticket) and turns `admitted`
+/// into the cookie of a ticket holder who comes back in about a second, so the retry needs a new
+/// token. No-op for any other outcome.
+void give_back(const Gate& gate, Verdict& admitted, int64_t now_us);
 
 }  // namespace pforte::modules::waiting_room

@@ -234,6 +234,24 @@ Redemption RoomState::redeem(uint64_t ticket, int64_t now_us) {
   return r;
 }
 
+void RoomState::give_back(uint64_t ticket, int64_t now_us) {
+  advance(now_us);
+  if (ticket == 0 || ticket > issued_.load()) return;
+  const uint64_t t = effective(ticket);
+  if (t > called() || t + window_ / 2 <= called()) return;
+  const uint64_t mask = uint64_t{1} << (t & 63);
+  if (redeemed_bits_[(t & (window_ - 1)) >> 6].fetch_and(~mask) & mask) {
+    redeemed_.fetch_sub(1);
+    given_back_.fetch_add(1);
+  }
+}
+
+uint64_t RoomState::take_ticket(int64_t now_us) {
+  advance(now_us);
+  given_back_.fetch_add(1);
+  return issued_.fetch_add(1) + 1;
+}
+
 Place RoomState::place(uint64_t ticket, int64_t now_us) {
   advance(now_us);
   return place_of(effective(ticket), now_us);

@@ -26,6 +26,11 @@
 //     most once, and a ticket still unredeemed when it leaves the window is counted abandoned; its
 //     holder, if they ever return, is a new arrival. The counter moves in steps of at most
 //     window/2, so a bit is never shared by two tickets in the window.
+//   - Given back: an admission the platform turned away at once (502/503/504 to the request
+//     that was admitted) is taken back: the ticket's bit is cleared, so its holder, who keeps
+//     their called ticket, needs a new token to get in. Their retries stay inside the bucket's
+//     bound and they keep their place at the front. A visitor admitted on arrival gets a new
+//     ticket instead (at the front too when nobody waits).
 //   - Pause: nobody is admitted (neither directly nor by ticket), everyone gets a ticket, and the
 //     serving counter stands still. Resuming starts from a full bucket at most.
 //   - opens_at: before it nobody is admitted and nothing is called. Tickets issued before the
@@ -128,6 +133,14 @@ class RoomState {
   /// Where raw ticket `ticket` stands, without trying to admit it.
   Place place(uint64_t ticket, int64_t now_us);
 
+  /// Takes back the admission that redeemed raw ticket `ticket` (the platform turned the visitor
+  /// away: 502/503/504): the ticket may be redeemed again, with a new token, while it is in the
+  /// window. Its place is kept, at the front.
+  void give_back(uint64_t ticket, int64_t now_us);
+  /// A new ticket at the back of the line, never a direct admission: for a visitor let in on
+  /// arrival whom the platform turned away.
+  uint64_t take_ticket(int64_t now_us);
+
   void pause(int64_t now_us);
   void resume(int64_t now_us);
   bool paused() const { return paused_.load(); }
@@ -144,6 +157,8 @@ class RoomState {
   /// Admissions so far, direct and by ticket (waiting_room_admitted_total).
   uint64_t admissions() const { return admissions_.load(); }
   uint64_t redeemed() const { return redeemed_.load(); }
+  /// Admissions taken back by give_back() or take_ticket().
+  uint64_t given_back() const { return given_back_.load(); }
   uint64_t abandoned() const { return abandoned_.load(); }
   uint64_t window() const { return window_; }
   /// The place ticket `raw` holds after the opening draw (identity for later
@@ -183,6 +198,7 @@ class RoomState {
   std::atomic<uint64_t> admissions_{0};
   std::atomic<uint64_t> redeemed_{0};
   std::atomic<uint64_t> abandoned_{0};
+  std::atomic<uint64_t> given_back_{0};
   std::atomic<uint64_t> recent_seen_{0};  ///< tickets that left the window lately (decaying)
   std::atomic<uint64_t> recent_lost_{0};  ///< of those, never redeemed
   std::atomic<bool> paused_{false};

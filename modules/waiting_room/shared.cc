@@ -112,6 +112,7 @@ std::string Room::json(int64_t now_us) const {
   out += ",\"called\":" + std::to_string(state->called());
   out += ",\"admitted\":" + std::to_string(state->admissions());
   out += ",\"abandoned\":" + std::to_string(state->abandoned());
+  out += ",\"given_back\":" + std::to_string(state->given_back());
   out += ",\"rate\":" + number(config.admit_rate);
   out += ",\"burst\":" + number(config.admit_burst);
   out += ",\"paused\":";
@@ -254,6 +255,9 @@ void WaitingRoomShared::write_metrics(module::MetricsWriter& out) const {
     out.counter("pforte_waiting_room_abandoned_total",
                 "Tickets whose holder did not come back in time after their turn.", labels,
                 static_cast<double>(r->state->abandoned()));
+    out.counter("pforte_waiting_room_given_back_total",
+                "Admissions taken back because the platform answered 502/503/504 at once.", labels,
+                static_cast<double>(r->state->given_back()));
   }
 }
 

@@ -243,6 +243,22 @@ std::string_view find_cookie(std::string_view header) {
   return {};
 }
 
+std::string without_cookie(std::string_view header) {
+  std::string out;
+  while (!header.empty()) {
+    size_t semi = header.find(';');
+    std::string_view pair = trim(header.substr(0, semi));
+    header.remove_prefix(semi == std::string_view::npos ? header.size() : semi + 1);
+    size_t eq = pair.find('=');
+    if (pair.empty() || (eq != std::string_view::npos && trim(pair.substr(0, eq)) == kCookieName)) {
+      continue;
+    }
+    if (!out.empty()) out.append("; ");
+    out.append(pair);
+  }
+  return out;
+}
+
 std::string set_cookie_value(std::string_view token_text, int64_t max_age, bool tls) {
   std::string v;
   v.reserve(token_text.size() + 80);

@@ -101,6 +101,10 @@ std::expected<Token, DecodeError> decode(std::string_view text, std::string_view
 /// pforte_wr=xyz"), or empty if there is none.
 std::string_view find_cookie(std::string_view cookie_header);
 
+/// `cookie_header` without any `pforte_wr` pair (what the platform gets: the token is pforte's
+/// business only). Empty if nothing else was in it.
+std::string without_cookie(std::string_view cookie_header);
+
 /// A Set-Cookie value: HttpOnly, SameSite=Lax, Path=/, Secure if `tls`; Max-Age
 /// = `max_age` seconds (the browser may drop it then; the signed expiry is what
 /// counts).

@@ -25,9 +25,8 @@ int64_t unix_us_now() {
 
 /// What the request phase decided, for the response_head and log phases.
 struct ExchangeState : module::ModuleState {
-  Outcome outcome = Outcome::kQueued;
-  std::string cookie;  ///< to set; empty = none
-  int64_t cookie_max_age_s = 0;
+  const Room* room = nullptr;
+  Verdict verdict;  ///< its cookie (if any) is set on the answer
 };
 
 /// The `pforte_wr` value among all Cookie fields (HTTP/2 may split them), or empty.
@@ -38,6 +37,19 @@ std::string_view cookie_of(const http::Headers& headers) {
     if (!v.empty()) return v;
   }
   return {};
+}
+
+/// Takes `pforte_wr` out of the Cookie fields the platform gets.
+void strip_room_cookie(http::Headers& headers) {
+  if (cookie_of(headers).empty()) return;
+  std::vector<std::string> kept;
+  for (const http::Field& f : headers) {
+    if (f.name != "cookie") continue;
+    std::string rest = without_cookie(f.value);
+    if (!rest.empty()) kept.push_back(std::move(rest));
+  }
+  headers.remove("cookie");
+  for (const std::string& value : kept) headers.add("cookie", value);
 }
 
 module::Decision json_reply(int status, std::string body) {
@@ -108,12 +120,15 @@ class WaitingRoomModule : public module::Module {
     Verdict v = decide(room.gate(), cookie_of(req.headers), unix_us_now(), rng_.next());
     if (v.waited_s >= 0) room.wait_seconds->observe(v.waited_s);
     auto state = std::make_unique<ExchangeState>();
-    state->outcome = v.outcome;
-    state->cookie = std::move(v.cookie);
-    state->cookie_max_age_s = v.cookie_max_age_s;
+    state->room = &room;
+    state->verdict = std::move(v);
+    const Verdict& verdict = state->verdict;
     ctx.state(index_) = std::move(state);
-    if (v.passes()) return module::Decision::proceed();
-    return waiting_reply(room, v, req);
+    if (verdict.passes()) {
+      strip_room_cookie(req.headers);
+      return module::Decision::proceed();
+    }
+    return waiting_reply(room, verdict, req);
   }
 
   module::Decision on_admin(module::ExchangeContext& ctx) override {
@@ -146,13 +161,21 @@ class WaitingRoomModule : public module::Module {
   }
 
   void on_response_head(module::ExchangeContext& ctx, module::Response& response) override {
-    const auto* s = state(ctx);
-    if (!s || s->cookie.empty()) return;
-    response.headers.add("set-cookie", set_cookie_value(s->cookie, s->cookie_max_age_s, ctx.tls()));
+    auto* s = state(ctx);
+    if (!s) return;
+    Verdict& v = s->verdict;
+    if (v.outcome == Outcome::kAdmitted &&
+        (response.status == 502 || response.status == 503 || response.status == 504)) {
+      // The platform could not take this visitor now: their retry must wait for a token.
+      give_back(s->room->gate(), v, unix_us_now());
+    }
+    if (v.cookie.empty()) return;
+    response.headers.add("set-cookie", set_cookie_value(v.cookie, v.cookie_max_age_s, ctx.tls()));
   }
 
   void on_log(module::ExchangeContext& ctx, module::LogRecord& record) override {
-    if (const auto* s = state(ctx)) record.waiting_room = std::string(to_string(s->outcome));
+    if (const auto* s = state(ctx))
+      record.waiting_room = std::string(to_string(s->verdict.outcome));
   }
 
  private:
@@ -170,8 +193,8 @@ class WaitingRoomModule : public module::Module {
     self->shared_->save(unix_us_now());
   }
 
-  const ExchangeState* state(module::ExchangeContext& ctx) {
-    return static_cast<const ExchangeState*>(ctx.state(index_).get());
+  ExchangeState* state(module::ExchangeContext& ctx) {
+    return static_cast<ExchangeState*>(ctx.state(index_).get());
   }
 
   size_t index_;

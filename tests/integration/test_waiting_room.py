@@ -134,12 +134,12 @@ class WaitingRoomCase(harness.OriginTestCase):
         with open(self.key_file, "w") as f:
             f.write("# first line signs\n%s\n" % KEY)
 
-    def start(self, tls=False, workers=2, **room):
+    def start(self, tls=False, workers=2, room_paths=("/login",), **room):
         room.setdefault("secret_file", self.key_file)
         proxy = harness.Pforte(
             self.workdir, {"platform": 'servers = ["%s"]' % self.origin.address},
-            routes=['path_prefix = "/login"\nupstream = "platform"\nwaiting_room = "login"',
-                    'path_prefix = "/"\nupstream = "platform"'],
+            routes=['path_prefix = "%s"\nupstream = "platform"\nwaiting_room = "login"' % path
+                    for path in room_paths] + ['path_prefix = "/"\nupstream = "platform"'],
             tls=tls, workers=workers, admin=True, extra=room_toml(**room))
         self.addCleanup(proxy.stop)
         return proxy
@@ -243,6 +243,18 @@ class Admission(WaitingRoomCase):
                          "-H", "Accept: application/json")
         self.assertRegex(r.stdout.decode(), r"(?i)set-cookie: pforte_wr=[^\r\n]*; Secure")
 
+    def test_the_platform_never_sees_the_room_cookie(self):
+        proxy = self.start(admit_rate=0.1, admit_burst=1, room_paths=("/headers",))
+        first = get(proxy.http, path="/headers", headers={"Cookie": "sid=7"})
+        self.assertTrue(first.from_origin)
+        self.assertIsNotNone(first.cookie)
+        for cookies in ("sid=7; pforte_wr=%s; lang=de" % first.cookie,
+                        "pforte_wr=%s" % first.cookie):
+            a = get(proxy.http, path="/headers", headers={"Cookie": cookies})
+            self.assertTrue(a.from_origin)
+            seen = [v for n, v in a.json()["headers"] if n.lower() == "cookie"]
+            self.assertEqual(seen, ["sid=7; lang=de"] if "sid" in cookies else [])
+
     def test_bad_cookies_are_new_arrivals_never_errors(self):
         proxy = self.start(admit_rate=0.1, admit_burst=1)
         first = get(proxy.http)
@@ -295,6 +307,40 @@ class Admission(WaitingRoomCase):
                     tickets[i] = a.cookie or tickets[i]
             time.sleep(0.05)
         self.assertEqual(order, [0, 1, 2, 3])
+
+    def test_a_visitor_the_platform_turned_away_waits_for_a_new_token(self):
+        # /status/503 stands for an overloaded login: the admission it used is taken back, so
+        # the retry cannot pass the room without a token (retries stay inside admit_rate).
+        proxy = self.start(admit_rate=0.5, admit_burst=1, refresh="1s",
+                           room_paths=("/status/",))
+        json_accept = {"Accept": "application/json"}
+        first = get(proxy.http, path="/status/503", headers=json_accept)
+        self.assertEqual(first.status, 503)
+        self.assertTrue(first.from_origin)
+        kind, room, _, number, _, _ = read_token(first.cookie)
+        self.assertEqual((kind, room, number), (1, "login", 1))  # a ticket, not an admission
+        retry = get(proxy.http, path="/status/503", cookie=first.cookie, headers=json_accept)
+        self.assertEqual(retry.status, 429)
+        self.assertFalse(retry.from_origin)
+        self.assertEqual(read_token(retry.cookie)[3], 1)  # same ticket, same place
+        deadline = time.monotonic() + 6
+        cookie = retry.cookie
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            again = get(proxy.http, path="/status/503", cookie=cookie, headers=json_accept)
+            if again.from_origin:
+                break
+            cookie = again.cookie or cookie
+        self.assertTrue(again.from_origin, "the ticket never got a new token")
+        self.assertGreaterEqual(time.monotonic() - deadline + 6, 1.5)  # rate 0.5/s: ~2 s
+        metrics = get(proxy.admin, path="/metrics").body.decode()
+        self.assertRegex(metrics, r'pforte_waiting_room_given_back_total\{room="login"\} 2\b')
+        outcomes = [l["waiting_room"] for l in proxy.access_lines(wait_for=3)
+                    if l["path"] == "/status/503"]
+        # Turned away, then waiting (never passing) until the new token, then turned away again.
+        self.assertEqual(outcomes[0], "given_back")
+        self.assertEqual(outcomes[-1], "given_back")
+        self.assertTrue(set(outcomes[1:-1]) <= {"queued", "at_the_door"}, outcomes)
 
 
 class Operations(WaitingRoomCase):

@@ -163,6 +163,14 @@ BOOST_AUTO_TEST_CASE(cookie_is_found_among_others) {
   BOOST_TEST(find_cookie("") == "");
 }
 
+BOOST_AUTO_TEST_CASE(the_platform_gets_every_cookie_but_the_room_token) {
+  BOOST_TEST(without_cookie("a=1; pforte_wr=abc; b=2") == "a=1; b=2");
+  BOOST_TEST(without_cookie("pforte_wr=abc") == "");
+  BOOST_TEST(without_cookie(" pforte_wr = x ;sid=7;") == "sid=7");
+  BOOST_TEST(without_cookie("pforte_wrx=1; xpforte_wr=2") == "pforte_wrx=1; xpforte_wr=2");
+  BOOST_TEST(without_cookie("flag; pforte_wr=a; pforte_wr=b") == "flag");
+}
+
 BOOST_AUTO_TEST_CASE(set_cookie_is_httponly_lax_and_secure_on_tls) {
   BOOST_TEST(set_cookie_value("tok", 900, true) ==
              "pforte_wr=tok; Path=/; Max-Age=900; HttpOnly; SameSite=Lax; Secure");

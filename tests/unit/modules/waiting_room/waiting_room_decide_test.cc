@@ -143,6 +143,49 @@ BOOST_AUTO_TEST_CASE(ticket_holders_get_in_in_order_when_their_turn_comes) {
   BOOST_TEST(at(t1, tickets[1]).passes());
 }
 
+BOOST_AUTO_TEST_CASE(an_admission_the_platform_turned_away_needs_a_new_token_and_keeps_its_place) {
+  for (int i = 0; i < 5; ++i) at(kT0);  // the burst
+  std::vector<std::string> tickets;
+  for (int i = 0; i < 4; ++i) tickets.push_back(at(kT0).cookie);
+  // 0.4 s later two tickets are called and two tokens have refilled.
+  const int64_t t1 = kT0 + 4 * kSecond / 10;
+  Verdict first = at(t1, tickets[0]);
+  BOOST_REQUIRE(to_string(first.outcome) == "admitted");
+  BOOST_TEST(first.ticket == 1u);
+  give_back(gate, first, t1);  // the login answered 503
+  BOOST_TEST(to_string(first.outcome) == "given_back");
+  BOOST_TEST(state.given_back() == 1u);
+  Token back = decoded(*this, first.cookie, t1);
+  BOOST_TEST((back.kind == TokenKind::kTicket));
+  BOOST_TEST(back.number == 1u);
+  BOOST_TEST(back.issued_at == kT0 / kSecond);
+  BOOST_TEST(first.cookie_max_age_s == 61);
+  // The second called ticket takes the remaining token; the retry finds none and waits at the
+  // door instead of passing on its taken-back admission.
+  BOOST_TEST(at(t1, tickets[1]).passes());
+  Verdict retry = at(t1, first.cookie);
+  BOOST_TEST(to_string(retry.outcome) == "at_the_door");
+  BOOST_TEST(retry.place.position == 0u);
+  // With the next token it is in, ahead of ticket 3, whose turn has not come.
+  const int64_t t2 = t1 + kSecond / 5;
+  BOOST_TEST(to_string(at(t2, retry.cookie).outcome) == "admitted");
+}
+
+BOOST_AUTO_TEST_CASE(a_visitor_let_in_on_arrival_and_turned_away_gets_a_ticket) {
+  Verdict v = at(kT0);
+  BOOST_REQUIRE(to_string(v.outcome) == "admitted");
+  give_back(gate, v, kT0);
+  BOOST_TEST(to_string(v.outcome) == "given_back");
+  Token t = decoded(*this, v.cookie, kT0);
+  BOOST_TEST((t.kind == TokenKind::kTicket));
+  BOOST_TEST(t.number == 1u);
+  // Anything but a fresh admission is left alone.
+  Verdict queued = at(kT0, v.cookie);
+  const std::string cookie = queued.cookie;
+  give_back(gate, queued, kT0);
+  BOOST_TEST(queued.cookie == cookie);
+}
+
 BOOST_AUTO_TEST_CASE(paused_room_admits_nobody_and_keeps_places) {
   state.pause(kT0);
   Verdict v = at(kT0);
@@ -191,4 +234,5 @@ BOOST_AUTO_TEST_CASE(outcome_names_are_the_access_log_words) {
   BOOST_TEST(to_string(Outcome::kQueued) == "queued");
   BOOST_TEST(to_string(Outcome::kAtTheDoor) == "at_the_door");
   BOOST_TEST(to_string(Outcome::kAlreadyRedeemed) == "already_redeemed");
+  BOOST_TEST(to_string(Outcome::kGivenBack) == "given_back");
 }
