@@ -12,10 +12,13 @@
 #include <cstdint>
 #include <mutex>
 
-#include "modules/isolation/sliding_window.h"
+#include "proxy/common/sliding_window.h"
 #include "proxy/config/config.h"
 
 namespace pforte::modules::isolation {
+
+using common::Clock;
+using common::SlidingWindow;
 
 /// How a breaker trips and recovers.
 struct CircuitBreakerPolicy {

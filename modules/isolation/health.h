@@ -18,10 +18,13 @@
 #include <cstdint>
 #include <mutex>
 
-#include "modules/isolation/sliding_window.h"
+#include "proxy/common/sliding_window.h"
 #include "proxy/config/config.h"
 
 namespace pforte::modules::isolation {
+
+using common::Clock;
+using common::SlidingWindow;
 
 /// Thresholds of both health sources.
 struct HealthPolicy {

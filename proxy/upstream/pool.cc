@@ -11,6 +11,7 @@ namespace {
 constexpr size_t kMaxIdlePerServer = 1024;
 constexpr std::chrono::milliseconds kBaseDownTime{1'000};
 constexpr std::chrono::milliseconds kMaxDownTime{30'000};
+constexpr uint32_t kUnansweredToFail = 3;
 }  // namespace
 
 Connection::Connection(UpstreamPool& pool, size_t server, BuffereventPtr bev)
@@ -116,12 +117,19 @@ void UpstreamPool::drop_idle(Connection* conn) {
   idle.erase(it);
 }
 
-void UpstreamPool::connect_failed(size_t server) {
+void UpstreamPool::server_failed(size_t server) {
   Server& s = servers_[server];
   s.consecutive_failures = std::min<uint32_t>(s.consecutive_failures + 1, 16);
   auto down = std::min<std::chrono::milliseconds>(
       kBaseDownTime * (1u << std::min<uint32_t>(s.consecutive_failures - 1, 5)), kMaxDownTime);
   s.down_until = Clock::now() + down;
+}
+
+void UpstreamPool::server_unanswered(size_t server) {
+  Server& s = servers_[server];
+  if (++s.unanswered < kUnansweredToFail) return;
+  s.unanswered = 0;
+  server_failed(server);
 }
 
 void UpstreamPool::connect_succeeded(size_t server) {

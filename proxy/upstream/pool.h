@@ -20,6 +20,7 @@
 #include "proxy/config/config.h"
 #include "proxy/module/upstream_health.h"
 #include "proxy/upstream/balancer.h"
+#include "proxy/upstream/retry_budget.h"
 
 namespace pforte::upstream {
 
@@ -79,8 +80,19 @@ class UpstreamPool {
   /// Bookkeeping for balancing and passive health.
   void request_started(size_t server) { ++servers_[server].in_flight; }
   void request_finished(size_t server) { --servers_[server].in_flight; }
-  void connect_failed(size_t server);
+  /// The server refused a connect, or took a request and closed or timed out before answering:
+  /// it gets no requests for 1 s, doubling per failure in a row up to 30 s.
+  void server_failed(size_t server);
   void connect_succeeded(size_t server);
+  /// A request to the server timed out or lost its connection before the response head. Three
+  /// in a row without an answer in between count as one server_failed(): a server that answers
+  /// other requests is not taken out for one slow URL.
+  void server_unanswered(size_t server);
+  /// A response head arrived from the server.
+  void server_answered(size_t server) { servers_[server].unanswered = 0; }
+
+  /// This worker's retry budget for the upstream (every retry of UpstreamRequest asks it).
+  RetryBudget& retry_budget() { return retry_budget_; }
 
  private:
   struct Server {
@@ -88,6 +100,7 @@ class UpstreamPool {
     bool backup = false;
     uint32_t in_flight = 0;
     uint32_t consecutive_failures = 0;
+    uint32_t unanswered = 0;  ///< requests in a row that got no response head
     Clock::time_point down_until{};
     const module::ServerHealthFlags* health = nullptr;  ///< process-wide; never null
     std::vector<std::unique_ptr<Connection>> idle;      ///< most recently used last
@@ -101,6 +114,7 @@ class UpstreamPool {
   Reaper& reaper_;
   config::UpstreamConfig config_;
   Balancer balancer_;
+  RetryBudget retry_budget_;
   std::vector<Server> servers_;
   std::vector<ServerView> views_;  ///< scratch for pick()
   EvbufferPtr scratch_ = make_evbuffer();

@@ -40,6 +40,7 @@ void UpstreamRequest::detach() {
 }
 
 void UpstreamRequest::start() {
+  pool_.retry_budget().record_request(Clock::now());
   connect_next();
 }
 
@@ -60,8 +61,8 @@ void UpstreamRequest::connect_next() {
   bool reused = conn_ != nullptr;
   if (!conn_) conn_ = pool_.connect(*server);
   if (!conn_) {
-    pool_.connect_failed(*server);
-    if (!connect_retried_) {
+    pool_.server_failed(*server);
+    if (!connect_retried_ && may_retry()) {
       connect_retried_ = true;
       connect_next();
     } else {
@@ -211,11 +212,11 @@ void UpstreamRequest::on_event(bufferevent*, short what, void* self) {
   }
   if (req->state_ == State::kConnecting) {
     size_t server = req->conn_->server();
-    req->pool_.connect_failed(server);
+    req->pool_.server_failed(server);
     PF_WARN("upstream %s: connect to %s failed (%s)", req->pool_.config().name.c_str(),
             req->server_text_.c_str(),
             (what & BEV_EVENT_TIMEOUT) ? "timeout" : "refused or unreachable");
-    if (!req->connect_retried_) {
+    if (!req->connect_retried_ && req->may_retry()) {
       req->connect_retried_ = true;
       req->connect_next();
     } else {
@@ -224,6 +225,10 @@ void UpstreamRequest::on_event(bufferevent*, short what, void* self) {
     return;
   }
   if (what & BEV_EVENT_TIMEOUT) {
+    if (req->state_ == State::kAwaitHead &&
+        req->try_other_server("did not answer within response_timeout")) {
+      return;
+    }
     PF_WARN("upstream %s: %s timed out", req->pool_.config().name.c_str(),
             req->server_text_.c_str());
     req->fail(Failure::kTimeout);
@@ -238,13 +243,35 @@ void UpstreamRequest::on_event(bufferevent*, short what, void* self) {
     req->finish_response(nullptr);
     return;
   }
-  if (req->state_ == State::kAwaitHead && req->try_stale_retry()) return;
+  if (req->state_ == State::kAwaitHead &&
+      (req->try_stale_retry() || req->try_other_server("closed the connection before answering"))) {
+    return;
+  }
   req->fail(Failure::kReset);
+}
+
+bool UpstreamRequest::may_retry() {
+  return pool_.retry_budget().try_retry(Clock::now());
+}
+
+bool UpstreamRequest::try_other_server(const char* what) {
+  // A server killed or hung under load: an idempotent request without a body goes once more, to
+  // another server; nothing of the first answer reached the client.
+  if (!conn_ || !retry_on_stale_ || answer_retried_ || response_bytes_ > 0) return false;
+  if (evbuffer_get_length(bufferevent_get_input(conn_->bev())) > 0) return false;
+  pool_.server_unanswered(conn_->server());
+  if (!pool_.pick(tried_) || !may_retry()) return false;
+  answer_retried_ = true;
+  PF_WARN("upstream %s: %s %s; retrying on another server", pool_.config().name.c_str(),
+          server_text_.c_str(), what);
+  connect_next();
+  return true;
 }
 
 bool UpstreamRequest::try_stale_retry() {
   if (!conn_ || !conn_->reused() || !retry_on_stale_ || response_bytes_ > 0) return false;
   if (evbuffer_get_length(bufferevent_get_input(conn_->bev())) > 0) return false;
+  if (!may_retry()) return false;
   // The server closed a kept-alive connection as we reused it: send again on a fresh connection
   // to the same server (this does not use the connect retry).
   size_t server = conn_->server();
@@ -317,6 +344,7 @@ void UpstreamRequest::process_input() {
       if (framing_ == http::BodyFraming::kNone) info.content_length.reset();
       evbuffer_drain(in, head.head_length);
       state_ = State::kBody;
+      pool_.server_answered(conn_->server());
       set_read_timeout(true);
       handler_->on_upstream_head(std::move(response), info);
       if (!handler_) return;

@@ -95,6 +95,12 @@ class UpstreamRequest {
   void fail(Failure failure);
   void set_read_timeout(bool on);
   bool try_stale_retry();
+  /// After the server closed the connection or timed out before any response byte: for an
+  /// idempotent request without a body, marks the server failed and sends the request once more
+  /// to another server, within the budget. `what` is for the log.
+  bool try_other_server(const char* what);
+  /// Takes a retry from the pool's budget.
+  bool may_retry();
 
   static void on_read(bufferevent* bev, void* self);
   static void on_write(bufferevent* bev, void* self);
@@ -112,6 +118,7 @@ class UpstreamRequest {
   std::unique_ptr<Connection> conn_;
   std::vector<size_t> tried_;      ///< servers tried for a connect
   bool connect_retried_ = false;   ///< the one connect retry was used
+  bool answer_retried_ = false;    ///< the one retry after a server failed to answer was used
   bool request_complete_ = false;  ///< end_body() was called
   bool reading_ = true;
   bool read_timeout_on_ = false;  ///< the response timeout is armed on reads

@@ -1,6 +1,7 @@
 """Upstream pools: balancing, backups, retries of failed connects, timeouts and errors,
 keep-alive towards the origin, and Upgrade tunnels."""
 import contextlib
+import http.client
 import socket
 import subprocess
 import tempfile
@@ -245,6 +246,63 @@ class Upstreams(unittest.TestCase):
         raw = harness.raw_request(proxy.http, b"GET /x HTTP/1.1\r\nHost: t\r\n\r\n", read_timeout=5)
         self.assertIn(b" 200 ", raw.split(b"\r\n", 1)[0])
         self.assertNotIn(b"\r\n0\r\n\r\n", raw, "the truncated chunked body was terminated cleanly")
+
+    # --- retries -----------------------------------------------------------------------------
+
+    def test_a_server_killed_mid_load_costs_no_get(self):
+        a, b = self.origin(), self.origin()
+        proxy = self.pforte('servers = ["%s", "%s"]\nbalance = "round_robin"'
+                            % (a.address, b.address))
+        statuses = []
+        stop = threading.Event()
+
+        def load():
+            while not stop.is_set():
+                statuses.append(self.get(proxy, "/slow?ms=30")[0])
+
+        threads = [threading.Thread(target=load) for _ in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        a.proc.kill()  # mid-load: requests in flight on it, idle keep-alive connections to it
+        time.sleep(2.0)
+        stop.set()
+        for t in threads:
+            t.join()
+        self.assertGreater(len(statuses), 60)
+        self.assertEqual([s for s in statuses if s != 200], [])
+
+    def test_a_server_that_accepts_but_never_answers_is_routed_around(self):
+        hung = self.raw_origin(lambda conn, head: time.sleep(8))
+        live = self.origin()
+        proxy = self.pforte('servers = ["%s", "%s"]\nbalance = "round_robin"\n'
+                            'response_timeout = "300ms"' % (hung.address, live.address))
+        times = []
+        for _ in range(30):
+            start = time.monotonic()
+            self.assertEqual(self.get(proxy, "/static/app.css")[0], 200)
+            times.append(time.monotonic() - start)
+        # Each GET the hung server took cost one response_timeout, then went to the live one;
+        # after three in a row it got no requests for a second.
+        self.assertLessEqual(max(times), 0.3 + 0.5)
+        self.assertLessEqual(len(hung.heads), 4)
+        self.assertEqual(self.static_count(live), 30)
+
+    def test_retries_stay_within_the_budget_when_every_server_fails(self):
+        # Both servers take each request and close without answering: without a budget every
+        # GET would be tried twice. The budget allows 20% of the requests plus 3/s (10 s window).
+        closers = [self.raw_origin(lambda conn, head: None) for _ in range(2)]
+        proxy = self.pforte('servers = ["%s", "%s"]\nbalance = "round_robin"'
+                            % tuple(c.address for c in closers))
+        n = 300
+        for _ in range(n):
+            conn = http.client.HTTPConnection("127.0.0.1", proxy.http, timeout=10)
+            conn.request("GET", "/static/app.css")
+            self.assertEqual(conn.getresponse().status, 502)
+            conn.close()
+        attempts = sum(len(c.heads) for c in closers)
+        self.assertGreaterEqual(attempts, n + 30)  # retries do happen
+        self.assertLessEqual(attempts, n + n // 5 + 30 + 3)
 
     # --- connections to the origin -----------------------------------------------------------
 

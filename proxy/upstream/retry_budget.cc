@@ -1,19 +1,18 @@
-#include "modules/isolation/retry_budget.h"
+#include "proxy/upstream/retry_budget.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace pforte::modules::isolation {
+namespace pforte::upstream {
 
 RetryBudget::RetryBudget(const RetryBudgetPolicy& policy)
     : policy_(policy), window_(policy.window) {}
 
 void RetryBudget::record_request(Clock::time_point now) {
-  std::lock_guard lock(mutex_);
   window_.add(kRequests, 1, now);
 }
 
-uint64_t RetryBudget::allowed(Clock::time_point now) const {
+uint64_t RetryBudget::available(Clock::time_point now) const {
   auto totals = window_.totals(now);
   double seconds = std::chrono::duration<double>(policy_.window).count();
   double limit =
@@ -23,15 +22,13 @@ uint64_t RetryBudget::allowed(Clock::time_point now) const {
 }
 
 bool RetryBudget::try_retry(Clock::time_point now) {
-  std::lock_guard lock(mutex_);
-  if (allowed(now) == 0) return false;
+  if (available(now) == 0) {
+    ++refused_;
+    return false;
+  }
   window_.add(kRetries, 1, now);
+  ++taken_;
   return true;
 }
 
-uint64_t RetryBudget::available(Clock::time_point now) const {
-  std::lock_guard lock(mutex_);
-  return allowed(now);
-}
-
-}  // namespace pforte::modules::isolation
+}  // namespace pforte::upstream

@@ -1,4 +1,5 @@
-// A bucketed sliding window of event counts, shared by the circuit breaker and the retry budget.
+// A bucketed sliding window of event counts: the upstream retry budget and the isolation module's
+// circuit breaker and passive health count with it.
 // Pure (the caller passes `now`) and not thread-safe: its owners lock around it.
 #pragma once
 
@@ -9,7 +10,7 @@
 #include <cstdint>
 #include <limits>
 
-namespace pforte::modules::isolation {
+namespace pforte::common {
 
 using Clock = std::chrono::steady_clock;
 
@@ -74,4 +75,4 @@ class SlidingWindow {
   std::array<Bucket, kBuckets> buckets_{};
 };
 
-}  // namespace pforte::modules::isolation
+}  // namespace pforte::common

@@ -1,12 +1,12 @@
-#define BOOST_TEST_MODULE isolation_retry_budget
-#include "modules/isolation/retry_budget.h"
+#define BOOST_TEST_MODULE upstream_retry_budget
+#include "proxy/upstream/retry_budget.h"
 
 #include <boost/test/unit_test.hpp>
 
 using namespace std::chrono_literals;
-using pforte::modules::isolation::Clock;
-using pforte::modules::isolation::RetryBudget;
-using pforte::modules::isolation::RetryBudgetPolicy;
+using pforte::upstream::Clock;
+using pforte::upstream::RetryBudget;
+using pforte::upstream::RetryBudgetPolicy;
 
 namespace {
 const Clock::time_point kT0 = Clock::time_point{} + 1000s;
@@ -63,6 +63,8 @@ BOOST_AUTO_TEST_CASE(the_budget_refills_as_the_window_slides) {
   BOOST_TEST(!budget.try_retry(kT0 + 9s));
   BOOST_TEST(budget.available(kT0 + 10s) == 5u);
   BOOST_TEST(budget.try_retry(kT0 + 10s));
+  BOOST_TEST(budget.taken() == 6u);
+  BOOST_TEST(budget.refused() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(no_retries_when_the_budget_is_zero) {
