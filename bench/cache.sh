@@ -64,6 +64,17 @@ proxy_version() {
         h2o) h2o --version 2>&1 | head -1 ;;
     esac
 }
+busiest_pid() {     # the process of the tree with the most CPU time
+    local best="" bc=-1 p c
+    for p in $(tree_pids "$1"); do
+        c=$(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+        [ "$c" -gt "$bc" ] && { best=$p; bc=$c; }
+    done
+    echo "$best"
+}
+# After the load the connections are closed, so "most sockets" finds Varnish's manager, not the
+# cache process that served (and holds the malloc storage).
+serving_pid() { if [ "$1" = varnish ]; then busiest_pid "${PID[$1]}"; else main_pid "${PID[$1]}"; fi; }
 asset_of() { case $1 in *-64k) echo /static/logo.png ;; *) echo /static/app.css ;; esac; }
 size_of() { case $1 in /static/logo.png) echo 65536 ;; *) echo 4096 ;; esac; }
 

@@ -9,7 +9,8 @@
 #   proxy_ports NAME        the ports that must accept connections once NAME is up
 #   build_load TEST NAME DURATION   set LOAD (the command) and TOOL (h2load|wrk)
 #   proxy_bin NAME, proxy_index NAME (9 = unknown)
-# and optionally after_load NAME TEST RUN# RAW (called after each measured run, before parsing).
+# and optionally after_load NAME TEST RUN# RAW (called after each measured run, before parsing)
+# and serving_pid NAME (the process whose memory record_memory reads; default main_pid).
 # Tests whose name starts with "h1" are wrk runs (with a WARM_S warm-up); the others h2load.
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -310,7 +311,7 @@ record_memory() {   # RSS and VmHWM of each running proxy's serving process -> M
     for p in $PROXIES; do
         [ -n "${PID[$p]:-}" ] || continue
         if kill -0 "${PID[$p]}" 2>/dev/null; then
-            mp=$(main_pid "${PID[$p]}")
+            if declare -F serving_pid >/dev/null; then mp=$(serving_pid "$p"); else mp=$(main_pid "${PID[$p]}"); fi
             MEM_AFTER[$p]=$(status_kib "$mp" VmRSS); MEM_HWM[$p]=$(status_kib "$mp" VmHWM)
             log "  memory $p (pid $mp): RSS after load ${MEM_AFTER[$p]} KiB, VmHWM ${MEM_HWM[$p]} KiB"
         else
