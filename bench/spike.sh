@@ -30,9 +30,8 @@
 # Everything listens on 127.0.0.1; every process started here is stopped by its PID.
 set -u -o pipefail
 
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$BENCH/.." && pwd)"
-T_START=$(date +%s)
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"     # BENCH, ROOT, T_START, log, stop_pid, watchdog
 
 CLIENTS=${CLIENTS:-50000}
 WINDOW=${WINDOW:-1}
@@ -55,47 +54,7 @@ ORIGIN_PORT=$((PORT_BASE + 80))
 NGINX_PORT=$((PORT_BASE + 11))
 PFORTE_PORT=$((PORT_BASE + 1))
 
-log() { printf '[%4ds] %s\n' "$(( $(date +%s) - T_START ))" "$*" >&2; }
-
-STARTED=()
-WATCHDOG=""
-descendants() { local c; for c in $(pgrep -P "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done; }
-stop_pid() {        # TERM, then KILL, the PID and what it spawned, each by its own PID
-    local pid=$1 kids i k
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    kids=$(descendants "$pid")
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    for k in $kids; do kill -0 "$k" 2>/dev/null && kill -KILL "$k" 2>/dev/null; done
-    return 0
-}
-cleanup() {
-    trap - EXIT INT TERM
-    local i
-    for (( i=${#STARTED[@]}-1; i>=0; i-- )); do stop_pid "${STARTED[$i]}"; done
-    [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
-    [ -n "${RUN:-}" ] && log "run dir: $RUN"
-}
-trap 'log "interrupted"; cleanup; exit 130' INT TERM
-trap cleanup EXIT
-MAIN_PID=$$
-( trap 'kill "$SPID" 2>/dev/null; exit 0' TERM
-  sleep "$MAX_TOTAL_S" & SPID=$!
-  wait "$SPID" && { log "MAX_TOTAL_S=$MAX_TOTAL_S reached"; kill -TERM "$MAIN_PID" 2>/dev/null; } ) &
-WATCHDOG=$!
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() {       # wait_port PID PORT: fails if PID dies or the port stays closed 15 s
-    local i
-    for i in $(seq 1 75); do
-        kill -0 "$1" 2>/dev/null || return 1
-        port_open "$2" && return 0
-        sleep 0.2
-    done
-    return 1
-}
+start_watchdog
 
 cd "$ROOT" || exit 1
 BUILD_DIR=$(realpath -m "$BUILD_DIR")
@@ -196,7 +155,7 @@ start_origin() {
         --login-capacity "$ORIGIN_CAPACITY" --login-service-ms "$ORIGIN_SERVICE_MS" --login-overload 503 \
         >"$RUN/logs/origin.$1.out" 2>&1 &
     ORIGIN_PID=$!; STARTED+=("$ORIGIN_PID")
-    wait_port "$ORIGIN_PID" "$ORIGIN_PORT" || { log "origin did not start"; return 1; }
+    wait_ports "$ORIGIN_PID" "$ORIGIN_PORT" || { log "origin did not start"; return 1; }
 }
 PROXY_PID=""
 start_proxy() {     # start_proxy nginx|pforte TAG
@@ -208,7 +167,7 @@ start_proxy() {     # start_proxy nginx|pforte TAG
     esac
     PROXY_PID=$!; STARTED+=("$PROXY_PID")
     local port=$PFORTE_PORT; [ "$1" = nginx ] && port=$NGINX_PORT
-    wait_port "$PROXY_PID" "$port" || { log "$1 did not start (see $RUN/logs/$1.$2.out)"; return 1; }
+    wait_ports "$PROXY_PID" "$port" || { log "$1 did not start (see $RUN/logs/$1.$2.out)"; return 1; }
 }
 stop_started() { local p; for p in "$@"; do [ -n "$p" ] && stop_pid "$p"; done; }
 

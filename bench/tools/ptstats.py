@@ -3,6 +3,8 @@
 
   ptstats.py parse h2load|wrk FILE
       one TSV line: rps mean_ms max_ms p50_ms p99_ms ok non2xx errors ('-' = not found)
+  ptstats.py p99 H2LOAD_LOG_FILE
+      the 99th percentile of the request durations (ms) in an h2load --log-file
   ptstats.py origin-stats JSON_TEXT
       'requests connections' from pforte-origin's /_origin/stats answer ('- -' if unreadable)
   ptstats.py summarize RUN_DIR
@@ -40,6 +42,9 @@ def parse_h2load(text):
     m = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", text)
     if m:
         r["max"], r["mean"] = to_ms(m.group(2)), to_ms(m.group(3))
+    m = re.search(r"^p99 from --log-file: ([0-9.]+) ms", text, re.M)   # added by bench/cache.sh
+    if m:
+        r["p99"] = float(m.group(1))
     return r
 
 
@@ -78,6 +83,20 @@ def cmd_parse(kind, path):
     print("\t".join(out))
 
 
+def cmd_p99(path):
+    """h2load --log-file lines: start time (us), status, duration (us)"""
+    durations = []
+    for ln in open(path, errors="replace"):
+        parts = ln.split()
+        if len(parts) >= 3 and parts[2].isdigit():
+            durations.append(int(parts[2]))
+    if not durations:
+        print("-")
+        return
+    durations.sort()
+    print("%.3f" % (durations[min(len(durations) - 1, int(0.99 * len(durations)))] / 1000.0))
+
+
 def cmd_origin_stats(text):
     try:
         d = json.loads(text)
@@ -104,6 +123,17 @@ def f(v, nd=0, thousands=False):
     if thousands:
         return "{:,.0f}".format(v)
     return ("%." + str(nd) + "f") % v
+
+
+def table_head(title, columns, note=None, level=3):
+    """a markdown section title, an optional note paragraph and a table's header rows"""
+    print("#" * level + " " + title)
+    print()
+    if note:
+        print(note)
+        print()
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
 
 
 def read_tsv(path):
@@ -187,10 +217,8 @@ def cmd_summarize(run):
         print("| %s | %s | %s | %s | %s | %s | %s / %s |" % (
             name, rr(a), f(a and a["mean"], 2), rr(b), f(b and b["p50"], 2), f(b and b["p99"], 2), bd(a), bd(b)))
     print()
-    print("### Ratios pforte / best peer (median req/s of the same invocation)")
-    print()
-    print("| protocol | pforte req/s | best peer | peer req/s | ratio | target |")
-    print("|---|---|---|---|---|---|")
+    table_head("Ratios pforte / best peer (median req/s of the same invocation)",
+               ["protocol", "pforte req/s", "best peer", "peer req/s", "ratio", "target"])
     for t, label in TESTS:
         pc = cell.get(("pforte", t))
         peers = [(cell[(p, t)]["rps"], p) for p in proxies if p != "pforte" and (p, t) in cell
@@ -245,6 +273,8 @@ def main():
     a = sys.argv[1:]
     if len(a) == 3 and a[0] == "parse":
         cmd_parse(a[1], a[2])
+    elif len(a) == 2 and a[0] == "p99":
+        cmd_p99(a[1])
     elif len(a) == 2 and a[0] == "origin-stats":
         cmd_origin_stats(a[1])
     elif len(a) == 2 and a[0] == "summarize":

@@ -10,9 +10,12 @@
 #include <thread>
 #include <unordered_map>
 
+#include "bench/cachesim/reference.h"
 #include "proxy/common/handles.h"
 
 using namespace pforte::modules::cache;
+using pforte::bench::Lru;  // the references, shared with bench/cachesim
+using pforte::bench::Zipf;
 
 namespace {
 
@@ -33,56 +36,6 @@ std::shared_ptr<Entry> make_entry(const std::string& text, size_t body_size, cha
 std::string url(uint64_t i) {
   return "https://schule.example/static/" + std::to_string(i) + ".js";
 }
-
-/// The reference: a plain LRU with the same byte budget and the same charges.
-class Lru {
- public:
-  explicit Lru(uint64_t budget) : budget_(budget) {}
-  bool find(const std::string& key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return false;
-    order_.splice(order_.begin(), order_, it->second);
-    return true;
-  }
-  void insert(const std::string& key, uint64_t charge) {
-    order_.push_front({key, charge});
-    index_[key] = order_.begin();
-    bytes_ += charge;
-    while (bytes_ > budget_) {
-      bytes_ -= order_.back().second;
-      index_.erase(order_.back().first);
-      order_.pop_back();
-    }
-  }
-
- private:
-  uint64_t budget_;
-  uint64_t bytes_ = 0;
-  std::list<std::pair<std::string, uint64_t>> order_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, uint64_t>>::iterator> index_;
-};
-
-/// Zipf-distributed ranks 0..n-1 (rank 0 most popular).
-class Zipf {
- public:
-  Zipf(size_t n, double alpha, uint64_t seed) : rng_(seed) {
-    cdf_.reserve(n);
-    double sum = 0;
-    for (size_t i = 1; i <= n; ++i) {
-      sum += 1.0 / std::pow(static_cast<double>(i), alpha);
-      cdf_.push_back(sum);
-    }
-    for (double& c : cdf_) c /= sum;
-  }
-  size_t next() {
-    double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
-    return static_cast<size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
-  }
-
- private:
-  std::mt19937_64 rng_;
-  std::vector<double> cdf_;
-};
 
 constexpr size_t kBodySize = 1000;
 
@@ -270,26 +223,17 @@ BOOST_AUTO_TEST_CASE(s3fifo_beats_lru_on_zipf_traffic_with_a_scan) {
   Store store({.memory = charge * kCapacity, .max_object = 1 << 20, .shards = 1});
   Lru lru(charge * kCapacity);
   Zipf zipf(kObjects, 1.0, 12345);
-  uint64_t s3_hits = 0, lru_hits = 0, counted = 0;
-  auto request = [&](const std::string& k, bool count) {
-    bool s3 = store.find(make_key(k)) != nullptr;
-    if (!s3) store.insert(make_entry(k, kBodySize));
-    bool l = lru.find(k);
-    if (!l) lru.insert(k, charge);
-    if (count) {
-      ++counted;
-      s3_hits += s3;
-      lru_hits += l;
-    }
-  };
+  pforte::bench::SideBySide both(store, lru, charge,
+                                 [](const std::string& k) { return make_entry(k, kBodySize); });
+  auto request = [&](const std::string& k, bool count) { both.request(k, count); };
   for (int i = 0; i < 6'000; ++i) request(url(zipf.next()), false);
   for (size_t i = 0; i < 10 * kCapacity; ++i) {
     request(url(1'000'000 + i), false);
     request(url(zipf.next()), true);
   }
   for (int i = 0; i < 3'000; ++i) request(url(zipf.next()), true);
-  double s3_ratio = static_cast<double>(s3_hits) / static_cast<double>(counted);
-  double lru_ratio = static_cast<double>(lru_hits) / static_cast<double>(counted);
+  double s3_ratio = both.store_ratio();
+  double lru_ratio = both.lru_ratio();
   BOOST_TEST_MESSAGE("Zipf hit ratio through and after the scan: S3-FIFO " << s3_ratio << ", LRU "
                                                                            << lru_ratio);
   BOOST_TEST(s3_ratio > lru_ratio + 0.10);
