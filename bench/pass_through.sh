@@ -23,6 +23,8 @@ set -u -o pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 T_START=$(date +%s)
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
 # ---------------------------------------------------------------- knobs
 PEERS=${PEERS:-"nginx h2o nghttpx"}
@@ -54,80 +56,14 @@ ASSET=/static/app.css
 ASSET_SIZE=4096
 PROXIES="pforte $PEERS"
 
-log() { printf '[%4ds] %s\n' "$(( $(date +%s) - T_START ))" "$*" >&2; }
-elapsed() { echo $(( $(date +%s) - T_START )); }
-
-STARTED=()
-LOADPID=""
-WATCHDOG=""
 ORIGIN_PID=""
 ERRS_SEEN=""
 declare -A PID=() ERR_FROM=() MEM_FRESH=() MEM_IDLE=() MEM_IDLE_OK=() MEM_AFTER=() MEM_HWM=()
 
 # ---------------------------------------------------------------- processes
-descendants() {
-    local c
-    for c in $(pgrep -P "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done
-}
-
-stop_pid() {        # stop PID $1 and whatever it spawned, each by its own PID
-    local pid=$1 kids i k alive still
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    kids=$(descendants "$pid")
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    for i in 1 2 3 4 5 6; do
-        alive=""
-        for k in $kids; do kill -0 "$k" 2>/dev/null && alive="$alive $k"; done
-        [ -z "$alive" ] && return 0
-        sleep 0.2
-    done
-    for k in $alive; do kill -TERM "$k" 2>/dev/null; done
-    for i in $(seq 1 10); do
-        still=""
-        for k in $alive; do kill -0 "$k" 2>/dev/null && still="$still $k"; done
-        [ -z "$still" ] && return 0
-        sleep 0.2
-    done
-    for k in $still; do kill -KILL "$k" 2>/dev/null; done
-    return 0
-}
-
-cleanup() {
-    local i
-    trap - EXIT INT TERM
-    [ -n "$LOADPID" ] && kill -TERM "$LOADPID" 2>/dev/null
-    for (( i=${#STARTED[@]}-1; i>=0; i-- )); do stop_pid "${STARTED[$i]}"; done
-    [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
-    [ -n "${RUN:-}" ] && log "run dir: $RUN"
-}
-on_signal() { log "interrupted (signal or MAX_TOTAL_S=$MAX_TOTAL_S): stopping what was started"; cleanup; exit 130; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_ports() {      # wait_ports PID PORT... ; fails if PID dies or a port stays closed 15 s
-    local pid=$1 i p ok; shift
-    for i in $(seq 1 75); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        ok=1
-        for p in "$@"; do port_open "$p" || { ok=0; break; }; done
-        [ $ok = 1 ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 cpu_snap() {        # "busy idle" jiffies of the server core and the client core
     awk -v s="cpu$SERVER_CPU" -v c="cpu$CLIENT_CPU" \
         '$1==s{sb=$2+$3+$4+$7+$8+$9; si=$5+$6} $1==c{cb=$2+$3+$4+$7+$8+$9; ci=$5+$6} END{print sb, si, cb, ci}' /proc/stat
-}
-tree_pids() { echo "$1"; descendants "$1"; }
-tree_cpu_ticks() {
-    local t=0 p v
-    for p in $(tree_pids "$1"); do v=$(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null) && t=$((t + v)); done
-    echo $t
 }
 status_kib() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status" 2>/dev/null; }
 sockets_of() { ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'socket:'; }
@@ -315,41 +251,13 @@ run_one() {         # run_one PROXY TEST RUN#
 }
 
 # ================================================================ main
-trap on_signal INT TERM
-trap cleanup EXIT
-MAIN_PID=$$
-( trap 'kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; exit 0' TERM
-  sleep "$MAX_TOTAL_S" & SPID=$!
-  wait "$SPID" && { log "MAX_TOTAL_S=$MAX_TOTAL_S reached"; kill -TERM "$MAIN_PID" 2>/dev/null; } ) &
-WATCHDOG=$!
+start_watchdog
 
 cd "$ROOT" || exit 1
 
 # ---- install what is missing (never starting services)
-missing=()
-for c in nginx:nginx-light h2o:h2o nghttpx:nghttp2-proxy h2load:nghttp2-client wrk:wrk curl:curl \
-         openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build; do
-    command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("${c#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$SKIP_INSTALL" = 1 ] || [ "$(id -u)" != 0 ]; then
-        log "missing packages (not installing): ${missing[*]}"
-    else
-        log "installing: ${missing[*]}"
-        # Keep maintainer scripts from starting system services (nginx/h2o on port 80/443).
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-        fi
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
-            for p in "${missing[@]}"; do
-                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null 2>&1 || log "install FAILED: $p"
-            done
-        fi
-        # nginx-light may be unavailable on some mirrors: fall back to nginx
-        command -v nginx >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null 2>&1 || true
-    fi
-fi
+install_missing nginx:nginx-light h2o:h2o nghttpx:nghttp2-proxy h2load:nghttp2-client wrk:wrk curl:curl \
+    openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build
 for c in h2load wrk curl openssl taskset python3; do
     command -v "$c" >/dev/null 2>&1 || { log "required tool missing: $c"; exit 1; }
 done
@@ -363,22 +271,7 @@ PROXIES="pforte $PEERS"
 
 # ---- build pforte and the origin (Release) into build-bench/
 if [ "$SKIP_BUILD" != 1 ]; then
-    log "building pforte and pforte-origin (Release) in $BUILD_DIR"
-    blog=$(mktemp)
-    if ! { cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPFORTE_TESTS=OFF &&
-           ninja -C "$BUILD_DIR" pforte pforte-origin; } >"$blog" 2>&1; then
-        if grep -q -- '-Werror=restrict' "$blog"; then
-            # g++ 12 reports a false -Wrestrict inside std::string at -O3 (GCC bug 105329);
-            # -Werror turns it into a failure. Keep the warning, not the error.
-            log "Release build failed on g++ 12's false -Wrestrict; retrying with -Wno-error=restrict"
-            { cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPFORTE_TESTS=OFF \
-                    -DCMAKE_CXX_FLAGS=-Wno-error=restrict &&
-              ninja -C "$BUILD_DIR" pforte pforte-origin; } >>"$blog" 2>&1 || { tail -20 "$blog" >&2; log "build failed"; exit 1; }
-        else
-            tail -20 "$blog" >&2; log "build failed"; exit 1
-        fi
-    fi
-    rm -f "$blog"
+    build_bench || exit 1
 fi
 for b in pforte pforte-origin; do
     [ -x "$BUILD_DIR/$b" ] || { log "$BUILD_DIR/$b missing (build it or unset SKIP_BUILD)"; exit 1; }
