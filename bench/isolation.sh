@@ -119,7 +119,7 @@ check_page() {      # check_page PROXY CASE OUTFILE: one page over h2c, judged -
 }
 
 run_one() {         # run_one LOAD PROXY CASE RUN#
-    local load=$1 name=$2 c=$3 r=$4 tag raw lg rc limit t0_us s0 s1 b0 b1 w0 w1 cpu parsed chk flag=""
+    local load=$1 name=$2 c=$3 r=$4 tag raw lg rc limit s0 s1 b0 b1 w0 w1 cpu parsed chk flag=""
     tag="$name.$load.$c.run$r"; raw="$RUN/raw/$tag.txt"; lg="$RUN/raw/$tag.log"
     if [ -z "${PID[$name]:-}" ] || ! kill -0 "${PID[$name]}" 2>/dev/null; then
         log "  $tag: PROCESS NOT RUNNING, skipped"
@@ -132,7 +132,6 @@ run_one() {         # run_one LOAD PROXY CASE RUN#
     limit=$(( DURATION + WARMUP + 30 ))
     echo "# ${LOAD[*]}" >"$raw"
     b0=$(blog_stats); s0=$(tree_cpu_ticks "${PID[$name]}"); w0=$(date +%s%N)
-    t0_us=$(( w0 / 1000 + WARMUP * 1000000 ))
     timeout "$limit" taskset -c "$CLIENT_CPU" "${LOAD[@]}" >>"$raw" 2>&1 &
     LOADPID=$!
     # One page checked in the middle of the measured part of the load.
@@ -144,7 +143,7 @@ run_one() {         # run_one LOAD PROXY CASE RUN#
     w1=$(date +%s%N); s1=$(tree_cpu_ticks "${PID[$name]}"); b1=$(blog_stats)
     [ $rc != 0 ] && echo "# exit status $rc" >>"$raw"
     [ "$name" = pforte ] && curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" >"$RUN/raw/$tag.metrics" 2>/dev/null
-    parsed=$(cd "$BENCH/tools" && python3 isostats.py row "$raw" "$lg" "$t0_us")
+    parsed=$(cd "$BENCH/tools" && python3 isostats.py row "$raw" "$lg")
     cpu=$(awk -v a="$s0" -v b="$s1" -v w0="$w0" -v w1="$w1" -v hz="$(getconf CLK_TCK)" \
           'BEGIN{w=(w1-w0)/1e9; printf "%.1f", (w>0)?100*(b-a)/hz/w:0}')
     chk=$(cat "$RUN/raw/$tag.check" 2>/dev/null || echo "BAD:no-check -")

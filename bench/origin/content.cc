@@ -109,11 +109,11 @@ std::string_view home_page() {
 }
 
 std::string_view home_page_ssi() {
-  // The same fallback as the ESI alt: nginx outputs the stub block when the include fails.
-  static const std::string page = build_home_page(
-      "<!--# block name=\"news_fallback\" --><!--# include virtual=\"/news/fallback\" -->"
-      "<!--# endblock -->\n"
-      "<!--# include virtual=\"/news/latest\" stub=\"news_fallback\" -->\n");
+  // nginx outputs the stub block when the include fails: the text of the ESI alt, inline.
+  static const std::string page =
+      build_home_page("<!--# block name=\"news_fallback\" -->" + std::string(kNewsFallback) +
+                      "<!--# endblock -->\n"
+                      "<!--# include virtual=\"/news/latest\" stub=\"news_fallback\" -->\n");
   return page;
 }
 

@@ -259,8 +259,7 @@ void Connection::reply_news() {
 }
 
 void Connection::route_news_fallback() {
-  reply(200, kHtml, "<ul class=\"news fallback\"><li>News are unavailable right now.</li></ul>\n",
-        "Cache-Control: public, max-age=60\r\n");
+  reply(200, kHtml, kNewsFallback, "Cache-Control: public, max-age=60\r\n");
 }
 
 void Connection::route_login() {

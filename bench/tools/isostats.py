@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Helpers for bench/isolation.sh (standard library only).
 
-  isostats.py row RAW LOGFILE T0_US
+  isostats.py row RAW LOGFILE
       one TSV line: rps ok non2xx errors p50_ms p99_ms max_ms logged, from h2load's output RAW
-      and its --log-file LOGFILE; only requests started at or after T0_US (microseconds since
-      the epoch: the end of the warm-up) count for the percentiles ('-' = not found)
+      and its --log-file LOGFILE (h2load logs the measured requests only, not the warm-up;
+      '-' = not found)
   isostats.py summarize RUN_DIR TIMEOUT_MS
       markdown tables (medians per proxy, load and case; errors summed over the runs) and the
       issue-5 targets, from RUN_DIR/runs.tsv
@@ -27,13 +27,13 @@ def percentile(sorted_vals, q):
     return sorted_vals[k]
 
 
-def cmd_row(raw, logfile, t0_us):
+def cmd_row(raw, logfile):
     r = parse_h2load(open(raw, errors="replace").read())
     durations = []
     try:
         for line in open(logfile):
             parts = line.split("\t")
-            if len(parts) >= 3 and int(parts[0]) >= t0_us:
+            if len(parts) >= 3:
                 durations.append(int(parts[2]) / 1000.0)
     except (OSError, ValueError):
         pass
@@ -101,8 +101,8 @@ def cmd_summarize(run_dir, timeout_ms):
 
 
 def main(argv):
-    if len(argv) == 5 and argv[1] == "row":
-        cmd_row(argv[2], argv[3], int(argv[4]))
+    if len(argv) == 4 and argv[1] == "row":
+        cmd_row(argv[2], argv[3])
     elif len(argv) == 4 and argv[1] == "summarize":
         cmd_summarize(argv[2], int(argv[3]))
     else:
