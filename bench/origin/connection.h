@@ -106,7 +106,7 @@ class Connection {
   bool get_or_head();
   void route_static(std::string_view name);
   void route_bytes(std::string_view count);
-  void route_home();
+  void route_home(bool ssi);  // ssi: GET /ssi, the page with an SSI include
   void route_news();
   void reply_news();
   void route_news_fallback();

@@ -32,7 +32,8 @@ const Pattern& pattern() {
   return instance;
 }
 
-std::string build_home_page() {
+// The home page; `include` is the markup that embeds the blog (ESI for pforte, SSI for nginx).
+std::string build_home_page(std::string_view include) {
   std::string page =
       "<!DOCTYPE html>\n"
       "<html lang=\"en\">\n"
@@ -54,8 +55,9 @@ std::string build_home_page() {
   page +=
       "</main>\n"
       "<aside class=\"blog\">\n"
-      "<h2>News</h2>\n"
-      "<esi:include src=\"/news/latest\" alt=\"/news/fallback\" onerror=\"continue\"/>\n"
+      "<h2>News</h2>\n";
+  page += include;
+  page +=
       "</aside>\n"
       "<footer>pforte-origin</footer>\n"
       "</body>\n"
@@ -101,7 +103,17 @@ std::optional<StaticAsset> find_static_asset(std::string_view name) {
 }
 
 std::string_view home_page() {
-  static const std::string page = build_home_page();
+  static const std::string page = build_home_page(
+      "<esi:include src=\"/news/latest\" alt=\"/news/fallback\" onerror=\"continue\"/>\n");
+  return page;
+}
+
+std::string_view home_page_ssi() {
+  // nginx outputs the stub block when the include fails: the text of the ESI alt, inline.
+  static const std::string page =
+      build_home_page("<!--# block name=\"news_fallback\" -->" + std::string(kNewsFallback) +
+                      "<!--# endblock -->\n"
+                      "<!--# include virtual=\"/news/latest\" stub=\"news_fallback\" -->\n");
   return page;
 }
 

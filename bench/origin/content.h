@@ -54,7 +54,12 @@ std::optional<StaticAsset> find_static_asset(std::string_view name);
 // Fixed date sent as Last-Modified of static assets.
 inline constexpr std::string_view kLastModified = "Mon, 02 Mar 2020 08:00:00 GMT";
 
-std::string_view home_page();   // GET /
-std::string_view login_page();  // GET /login
+// GET /news/fallback; also the stub block of the SSI page (nginx does not run SSI inside a block).
+inline constexpr std::string_view kNewsFallback =
+    "<ul class=\"news fallback\"><li>News are unavailable right now.</li></ul>\n";
+
+std::string_view home_page();      // GET /: the blog as an ESI include
+std::string_view home_page_ssi();  // GET /ssi: the same page, the blog as an nginx SSI include
+std::string_view login_page();     // GET /login
 
 }  // namespace pforte::origin

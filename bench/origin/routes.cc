@@ -14,7 +14,7 @@ namespace {
 PathClass classify(std::string_view path) {
   if (path.starts_with("/static/")) return PathClass::kStatic;
   if (path.starts_with("/bytes/")) return PathClass::kBytes;
-  if (path == "/") return PathClass::kHome;
+  if (path == "/" || path == "/ssi") return PathClass::kHome;
   if (path.starts_with("/news")) return PathClass::kNews;
   if (path.starts_with("/login")) return PathClass::kLogin;
   if (path.starts_with("/echo")) return PathClass::kEcho;
@@ -97,8 +97,8 @@ void Connection::dispatch() {
     route_static(path.substr(8));
   } else if (path.starts_with("/bytes/")) {
     route_bytes(path.substr(7));
-  } else if (path == "/") {
-    route_home();
+  } else if (path == "/" || path == "/ssi") {
+    route_home(path == "/ssi");
   } else if (path == "/news/latest") {
     route_news();
   } else if (path == "/news/fallback") {
@@ -220,12 +220,12 @@ void Connection::route_bytes(std::string_view count) {
   start_stream(pattern_seed(count), *size, chunked, trailer);
 }
 
-void Connection::route_home() {
+void Connection::route_home(bool ssi) {
   if (!get_or_head()) {
     reply(405, kText, "use GET or HEAD\n", "Allow: GET, HEAD\r\n");
     return;
   }
-  reply(200, kHtml, home_page(), "Cache-Control: no-cache\r\n");
+  reply(200, kHtml, ssi ? home_page_ssi() : home_page(), "Cache-Control: no-cache\r\n");
 }
 
 void Connection::route_news() {
@@ -259,8 +259,7 @@ void Connection::reply_news() {
 }
 
 void Connection::route_news_fallback() {
-  reply(200, kHtml, "<ul class=\"news fallback\"><li>News are unavailable right now.</li></ul>\n",
-        "Cache-Control: public, max-age=60\r\n");
+  reply(200, kHtml, kNewsFallback, "Cache-Control: public, max-age=60\r\n");
 }
 
 void Connection::route_login() {
