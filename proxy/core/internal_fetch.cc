@@ -41,6 +41,9 @@ void InternalFetch::on_start(evutil_socket_t, short, void* self) {
   info.fetch_flags = f->options_.flags;
   f->exchange_ =
       std::make_shared<Exchange>(f->worker_, f->worker_.generation(), *f, std::move(info));
+  // An internal request has no body: it is complete before it starts, so the upstream
+  // connection can go back to the pool when the answer ends.
+  f->exchange_->on_request_end(nullptr);
   f->exchange_->start();
 }
 

@@ -135,6 +135,16 @@ class Fragments(IsolationTestCase):
         self.assertIn("transfer-encoding: chunked", head)
         self.assertLess(total, TIMEOUT)
 
+    def test_includes_reuse_kept_alive_connections_to_the_blog(self):
+        self.start()
+        for _ in range(20):
+            self.assertIn(b"<ul class=\"news\">\n<li>News #", self.home()[2])
+        stats = self.o.stats()
+        self.assertEqual(stats["news_served"], 20)
+        # One origin serves both upstreams: the platform and the blog each keep one connection
+        # (plus the stats request's own), not one per include.
+        self.assertLessEqual(stats["connections"], 4)
+
     def test_page_is_composed_over_h2_too(self):
         self.start()
         r = harness.curl("--http2-prior-knowledge", self.proxy.url("/"))
