@@ -3,7 +3,7 @@
 # in against an origin that takes about 500 logins/s, three ways in one run, one after another:
 #   direct  straight to the origin simulator
 #   nginx   nginx limit_req (rate=500r/s burst=50, one shared key) in front of the origin
-#   pforte  pforte with [waiting_room.login] admit_rate 500, burst 50, refresh 10s, jitter 0.5
+#   pforte  pforte with [waiting_room.login] admit_rate 500, burst ADMIT_BURST (10), refresh 10s, jitter 0.5
 # (SCENARIOS may add pforte-page: the same room, clients in page mode following the refresh.)
 # Then the waiting page's own throughput: h2load over h2c against a room that admits almost
 # nobody (every request gets the page) next to a plain proxied 4 KiB static file, PAGE_RUNS runs
@@ -41,6 +41,7 @@ SCENARIOS=${SCENARIOS:-"direct nginx pforte"}
 PAGE_RUNS=${PAGE_RUNS:-3}
 H2_DURATION=${H2_DURATION:-3}
 ORIGIN_CAPACITY=${ORIGIN_CAPACITY:-60}
+ADMIT_BURST=${ADMIT_BURST:-10}    # what the 60-in-flight origin has left after 500/s x 100 ms
 ORIGIN_SERVICE_MS=${ORIGIN_SERVICE_MS:-100}
 SOURCES=${SOURCES:-64}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -104,7 +105,7 @@ path_prefix = "/"
 upstream = "origin"
 [waiting_room.login]
 admit_rate = 500
-admit_burst = 50
+admit_burst = $ADMIT_BURST
 refresh = "10s"
 jitter = 0.5
 secret_file = "$RUN/wr.key"
