@@ -54,6 +54,7 @@ MAX_TOTAL_S=${MAX_TOTAL_S:-1800}
 ORIGIN_PORT=$((PORT_BASE + 80))
 NGINX_PORT=$((PORT_BASE + 11))
 PFORTE_PORT=$((PORT_BASE + 1))
+ADMIN_PORT=$((PORT_BASE + 2))
 
 start_watchdog
 
@@ -89,6 +90,8 @@ log_level = "warn"
 max_connections = 200000
 [[listener]]
 address = "127.0.0.1:$PFORTE_PORT"
+[admin]
+address = "127.0.0.1:$ADMIN_PORT"
 [upstream.origin]
 servers = ["127.0.0.1:$ORIGIN_PORT"]
 response_timeout = "30s"
@@ -184,6 +187,16 @@ run_scenario() {    # run_scenario NAME
             [ "$name" = pforte-page ] && mode=page ;;
     esac
     log "$name: $CLIENTS clients within ${WINDOW}s, limit ${LIMIT}s, $mode mode (load before: ${LOAD[$name]})"
+    local tracer=""
+    if [ "$name" = pforte ] || [ "$name" = pforte-page ]; then
+        # The room's counters once a second (issued, called, admitted, queue...), for the drain rate.
+        ( while :; do
+              printf '%s ' "$(date +%s.%N)"
+              curl -s -m 1 "http://127.0.0.1:$ADMIN_PORT/waiting-room/login" || echo
+              sleep 1
+          done ) >"$RUN/raw/$name.room.jsonl" 2>/dev/null &
+        tracer=$!; STARTED+=("$tracer")
+    fi
     echo "# taskset -c $GEN_CPU $BUILD_DIR/pforte-spike --target 127.0.0.1:$port --stats 127.0.0.1:$ORIGIN_PORT" \
         "--clients $CLIENTS --window $WINDOW --limit $LIMIT --mode $mode --sources $SOURCES --label $name" >"$raw"
     timeout $(( ${LIMIT%.*} + 120 )) taskset -c "$GEN_CPU" "$BUILD_DIR/pforte-spike" --target "127.0.0.1:$port" \
@@ -193,7 +206,7 @@ run_scenario() {    # run_scenario NAME
     RES[$name]=$(grep '^RESULT ' "$raw" | tail -1)
     grep -v '^RESULT ' "$raw" | sed 's/^/    /' >&2
     if [ -n "$PROXY_PID" ]; then kill -0 "$PROXY_PID" 2>/dev/null || log "$name: PROXY DIED"; fi
-    stop_started "$PROXY_PID" "$ORIGIN_PID"; PROXY_PID=""; ORIGIN_PID=""
+    stop_started "$tracer" "$PROXY_PID" "$ORIGIN_PID"; PROXY_PID=""; ORIGIN_PID=""
     sleep 2
 }
 
