@@ -226,36 +226,46 @@ std::expected<Token, DecodeError> decode(std::string_view text, std::string_view
   return t;
 }
 
-std::string_view find_cookie(std::string_view header) {
+namespace {
+
+/// Calls `fn(pair, is_ours)` for each non-empty `name=value` (or bare) pair of a Cookie header
+/// value, trimmed; `is_ours` says whether its name is `pforte_wr`. Stops when `fn` returns false.
+template <class Fn>
+void for_each_cookie(std::string_view header, Fn&& fn) {
   while (!header.empty()) {
     size_t semi = header.find(';');
     std::string_view pair = trim(header.substr(0, semi));
     header.remove_prefix(semi == std::string_view::npos ? header.size() : semi + 1);
+    if (pair.empty()) continue;
     size_t eq = pair.find('=');
-    if (eq == std::string_view::npos) continue;
-    if (trim(pair.substr(0, eq)) != kCookieName) continue;
-    std::string_view value = trim(pair.substr(eq + 1));
+    bool ours = eq != std::string_view::npos && trim(pair.substr(0, eq)) == kCookieName;
+    if (!fn(pair, ours)) return;
+  }
+}
+
+}  // namespace
+
+std::string_view find_cookie(std::string_view header) {
+  std::string_view value;
+  for_each_cookie(header, [&](std::string_view pair, bool ours) {
+    if (!ours) return true;
+    value = trim(pair.substr(pair.find('=') + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
       value = value.substr(1, value.size() - 2);
     }
-    return value;
-  }
-  return {};
+    return false;
+  });
+  return value;
 }
 
 std::string without_cookie(std::string_view header) {
   std::string out;
-  while (!header.empty()) {
-    size_t semi = header.find(';');
-    std::string_view pair = trim(header.substr(0, semi));
-    header.remove_prefix(semi == std::string_view::npos ? header.size() : semi + 1);
-    size_t eq = pair.find('=');
-    if (pair.empty() || (eq != std::string_view::npos && trim(pair.substr(0, eq)) == kCookieName)) {
-      continue;
-    }
+  for_each_cookie(header, [&](std::string_view pair, bool ours) {
+    if (ours) return true;
     if (!out.empty()) out.append("; ");
     out.append(pair);
-  }
+    return true;
+  });
   return out;
 }
 

@@ -39,9 +39,8 @@ std::string_view cookie_of(const http::Headers& headers) {
   return {};
 }
 
-/// Takes `pforte_wr` out of the Cookie fields the platform gets.
+/// Takes `pforte_wr` out of the Cookie fields the platform gets (the caller knows there is one).
 void strip_room_cookie(http::Headers& headers) {
-  if (cookie_of(headers).empty()) return;
   std::vector<std::string> kept;
   for (const http::Field& f : headers) {
     if (f.name != "cookie") continue;
@@ -117,7 +116,9 @@ class WaitingRoomModule : public module::Module {
     const Room& room = *shared_->rooms()[route->room_index];
 
     module::Request& req = ctx.request();
-    Verdict v = decide(room.gate(), cookie_of(req.headers), unix_us_now(), rng_.next());
+    const std::string_view cookie = cookie_of(req.headers);
+    const bool has_cookie = !cookie.empty();
+    Verdict v = decide(room.gate(), cookie, unix_us_now(), rng_.next());
     if (v.waited_s >= 0) room.wait_seconds->observe(v.waited_s);
     auto state = std::make_unique<ExchangeState>();
     state->room = &room;
@@ -125,7 +126,7 @@ class WaitingRoomModule : public module::Module {
     const Verdict& verdict = state->verdict;
     ctx.state(index_) = std::move(state);
     if (verdict.passes()) {
-      strip_room_cookie(req.headers);
+      if (has_cookie) strip_room_cookie(req.headers);
       return module::Decision::proceed();
     }
     return waiting_reply(room, verdict, req);

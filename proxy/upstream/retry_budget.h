@@ -43,7 +43,7 @@ class RetryBudget {
 
   /// Retries that would be allowed now.
   uint64_t available(Clock::time_point now) const;
-  /// Retries refused since the start (pforte_upstream_retries_total{outcome="refused"}).
+  /// Retries refused since the start (not exported yet: the budgets are per worker).
   uint64_t refused() const { return refused_; }
   /// Retries taken since the start.
   uint64_t taken() const { return taken_; }

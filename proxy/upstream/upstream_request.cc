@@ -44,8 +44,8 @@ void UpstreamRequest::start() {
   connect_next();
 }
 
-void UpstreamRequest::connect_next() {
-  std::optional<size_t> server = pool_.pick(tried_);
+void UpstreamRequest::connect_next(std::optional<size_t> server) {
+  if (!server) server = pool_.pick(tried_);
   if (!server) {
     fail(Failure::kConnect);
     return;
@@ -260,11 +260,12 @@ bool UpstreamRequest::try_other_server(const char* what) {
   if (!conn_ || !retry_on_stale_ || answer_retried_ || response_bytes_ > 0) return false;
   if (evbuffer_get_length(bufferevent_get_input(conn_->bev())) > 0) return false;
   pool_.server_unanswered(conn_->server());
-  if (!pool_.pick(tried_) || !may_retry()) return false;
+  std::optional<size_t> next = pool_.pick(tried_);
+  if (!next || !may_retry()) return false;
   answer_retried_ = true;
   PF_WARN("upstream %s: %s %s; retrying on another server", pool_.config().name.c_str(),
           server_text_.c_str(), what);
-  connect_next();
+  connect_next(next);
   return true;
 }
 

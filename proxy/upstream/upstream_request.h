@@ -81,7 +81,9 @@ class UpstreamRequest {
  private:
   enum class State : uint8_t { kIdle, kConnecting, kAwaitHead, kBody, kDone, kFailed };
 
-  void connect_next();
+  /// Sends the request to `server` (picked by the caller), or to the pool's next pick among
+  /// the servers not tried yet.
+  void connect_next(std::optional<size_t> server = std::nullopt);
   void on_connected();
   void flush_pending();
   /// True once the connection is established (or reused) and bytes may be written.
