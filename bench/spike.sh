@@ -4,7 +4,9 @@
 #   direct  straight to the origin simulator
 #   nginx   nginx limit_req (rate=500r/s burst=50, one shared key) in front of the origin
 #   pforte  pforte with [waiting_room.login] admit_rate 500, burst ADMIT_BURST (10), refresh 10s, jitter 0.5
-# (SCENARIOS may add pforte-page: the same room, clients in page mode following the refresh.)
+# (SCENARIOS may add pforte-page: the same room, clients in page mode following the page's script
+# (to the millisecond), and pforte-whole: JSON clients that wait only the whole seconds of
+# Retry-After, like a client without script or a meta refresh.)
 # Then the waiting page's own throughput: h2load over h2c against a room that admits almost
 # nobody (every request gets the page) next to a plain proxied 4 KiB static file, PAGE_RUNS runs
 # each, interleaved, medians.
@@ -177,18 +179,20 @@ stop_started() { local p; for p in "$@"; do [ -n "$p" ] && stop_pid "$p"; done; 
 
 declare -A RES=() LOAD=()
 run_scenario() {    # run_scenario NAME
-    local name=$1 port mode=json raw="$RUN/raw/$1.txt"
+    local name=$1 port mode=json whole="" raw="$RUN/raw/$1.txt"
     LOAD[$name]=$(cut -d' ' -f1-3 /proc/loadavg)
     start_origin "$name" || return
     case $name in
         direct) port=$ORIGIN_PORT ;;
         nginx) start_proxy nginx "$name" || { stop_started "$ORIGIN_PID"; return; }; port=$NGINX_PORT ;;
-        pforte|pforte-page) start_proxy pforte "$name" || { stop_started "$ORIGIN_PID"; return; }; port=$PFORTE_PORT
-            [ "$name" = pforte-page ] && mode=page ;;
+        pforte|pforte-page|pforte-whole)
+            start_proxy pforte "$name" || { stop_started "$ORIGIN_PID"; return; }; port=$PFORTE_PORT
+            [ "$name" = pforte-page ] && mode=page
+            [ "$name" = pforte-whole ] && whole=--whole-seconds ;;
     esac
     log "$name: $CLIENTS clients within ${WINDOW}s, limit ${LIMIT}s, $mode mode (load before: ${LOAD[$name]})"
     local tracer=""
-    if [ "$name" = pforte ] || [ "$name" = pforte-page ]; then
+    if [[ $name == pforte* ]]; then
         # The room's counters once a second (issued, called, admitted, queue...), for the drain rate.
         ( while :; do
               printf '%s ' "$(date +%s.%N)"
@@ -198,10 +202,10 @@ run_scenario() {    # run_scenario NAME
         tracer=$!; STARTED+=("$tracer")
     fi
     echo "# taskset -c $GEN_CPU $BUILD_DIR/pforte-spike --target 127.0.0.1:$port --stats 127.0.0.1:$ORIGIN_PORT" \
-        "--clients $CLIENTS --window $WINDOW --limit $LIMIT --mode $mode --sources $SOURCES --label $name" >"$raw"
+        "--clients $CLIENTS --window $WINDOW --limit $LIMIT --mode $mode --sources $SOURCES --label $name $whole" >"$raw"
     timeout $(( ${LIMIT%.*} + 120 )) taskset -c "$GEN_CPU" "$BUILD_DIR/pforte-spike" --target "127.0.0.1:$port" \
         --stats "127.0.0.1:$ORIGIN_PORT" --clients "$CLIENTS" --window "$WINDOW" --limit "$LIMIT" \
-        --mode "$mode" --sources "$SOURCES" --label "$name" >>"$raw" 2>&1
+        --mode "$mode" --sources "$SOURCES" --label "$name" $whole >>"$raw" 2>&1
     echo "# exit $?; load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw"
     RES[$name]=$(grep '^RESULT ' "$raw" | tail -1)
     grep -v '^RESULT ' "$raw" | sed 's/^/    /' >&2

@@ -42,7 +42,8 @@ struct Options {
   double window_s = 1.0;
   double limit_s = 120.0;
   bool page_mode = false;
-  int sources = 64;  // 127.0.0.2 .. 127.0.0.(sources+1)
+  bool whole_seconds = false;  // ignore retry_after_ms and the page script: Retry-After/meta only
+  int sources = 64;            // 127.0.0.2 .. 127.0.0.(sources+1)
   double timeout_s = 15.0;
   uint64_t seed = 1;
 };
@@ -117,6 +118,7 @@ struct Response {
   int status = 0;
   int64_t retry_after_s = -1;
   int64_t refresh_s = -1;
+  int64_t wait_ms = -1;  // JSON retry_after_ms, or the page script's reload delay
   std::string cookie;
   bool login_ok = false;
   bool is_html = false;
@@ -190,10 +192,17 @@ int parse_response(evbuffer* in, Response& r) {
     return 0;  // read until close; handled in the event callback
   }
   r.login_ok = r.status == 200 && body.find("\"ok\":true") != std::string_view::npos;
+  if (size_t m = body.find("\"retry_after_ms\":"); m != std::string_view::npos) {
+    r.wait_ms = std::atoll(std::string(body.substr(m + 17, 12)).c_str());
+  }
   if (r.is_html) {
     size_t m = body.find("http-equiv=\"refresh\" content=\"");
     if (m != std::string_view::npos) {
       r.refresh_s = std::atoll(std::string(body.substr(m + 30, 12)).c_str());
+    }
+    // The built-in page's script reloads to the millisecond ("var m=N,").
+    if (size_t s = body.find("<script>(function(){var m="); s != std::string_view::npos) {
+      r.wait_ms = std::atoll(std::string(body.substr(s + 26, 12)).c_str());
     }
   }
   return 1;
@@ -224,7 +233,9 @@ void finish_poll(Client& cl, const Response& r) {
     ++g.c.other_status;
   }
   if (wait_s < 0) wait_s = 1;
-  schedule(cl, wait_s * 1000000);
+  // A client that runs the page's script or reads retry_after_ms waits to the millisecond.
+  const bool exact = !g.opt.whole_seconds && r.wait_ms > 0 && (r.status == 429 || r.is_html);
+  schedule(cl, exact ? r.wait_ms * 1000 : wait_s * 1000000);
 }
 
 void fail_poll(Client& cl, bool timed_out) {
@@ -443,7 +454,7 @@ bool parse_hostport(const char* s, std::string& host, int& port) {
   std::fprintf(stderr,
                "usage: pforte-spike --target HOST:PORT [--stats HOST:PORT] [--clients N]\n"
                "       [--window S] [--limit S] [--mode json|page] [--path P] [--sources N]\n"
-               "       [--timeout S] [--seed N] [--label NAME]\n");
+               "       [--timeout S] [--seed N] [--label NAME] [--whole-seconds]\n");
   std::exit(2);
 }
 
@@ -479,6 +490,8 @@ Options parse_options(int argc, char** argv) {
       o.seed = std::strtoull(next(), nullptr, 10);
     } else if (a == "--label") {
       o.label = next();
+    } else if (a == "--whole-seconds") {
+      o.whole_seconds = true;
     } else {
       usage();
     }

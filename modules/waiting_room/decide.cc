@@ -36,6 +36,28 @@ void wait(const Gate& gate, uint64_t ticket, int64_t issued_at, int64_t now_s, u
   v.cookie_max_age_s = lifetime;
 }
 
+/// A called visitor with a booked token: comes back when it is due, with a cookie that passes
+/// from then on (expiry: due time + grace).
+void schedule(const Gate& gate, uint64_t ticket, int64_t issued_at, uint64_t admission,
+              int64_t not_before_us, int64_t now_us, Verdict& v) {
+  v.outcome = Outcome::kScheduled;
+  v.place.position = 0;
+  v.place.eta_s = static_cast<double>(not_before_us - now_us) * 1e-6;
+  v.poll_ms = std::max<int64_t>(1, (not_before_us - now_us + 999) / 1000);
+  v.exact_poll = true;
+  Token t;
+  t.kind = TokenKind::kScheduled;
+  t.room = std::string(gate.room);
+  t.epoch = gate.state.epoch();
+  t.number = ticket;
+  t.issued_at = issued_at;
+  t.expires_at = (not_before_us + kMicros - 1) / kMicros + gate.grace_s;
+  t.admission = admission;
+  t.not_before_ms = (not_before_us + 999) / 1000;
+  v.cookie = encode(t, gate.keys);
+  v.cookie_max_age_s = std::max<int64_t>(1, t.expires_at - now_us / kMicros);
+}
+
 void arrive(const Gate& gate, int64_t now_us, uint64_t random_bits, Verdict& v) {
   const int64_t now_s = now_us / kMicros;
   Arrival a = gate.state.arrive(now_us);
@@ -58,8 +80,8 @@ std::string_view to_string(Outcome outcome) {
       return "admitted";
     case Outcome::kQueued:
       return "queued";
-    case Outcome::kAtTheDoor:
-      return "at_the_door";
+    case Outcome::kScheduled:
+      return "scheduled";
     case Outcome::kAlreadyRedeemed:
       return "already_redeemed";
     case Outcome::kGivenBack:
@@ -109,6 +131,27 @@ Verdict decide(const Gate& gate, std::string_view cookie, int64_t now_us, uint64
     arrive(gate, now_us, random_bits, v);
     return v;
   }
+  if (token->kind == TokenKind::kScheduled) {
+    if (now_us < token->not_before_ms * 1000) {
+      // Early: their token is not due yet. Nothing changes; the cookie stays as it is.
+      v.outcome = Outcome::kScheduled;
+      v.place.eta_s = static_cast<double>(token->not_before_ms * 1000 - now_us) * 1e-6;
+      v.poll_ms = std::max<int64_t>(1, token->not_before_ms - now_us / 1000);
+      v.exact_poll = true;
+      return v;
+    }
+    // Copies of it are metered like copies of an admission.
+    if (gate.ledger.charge(token->admission, now_us) == AdmissionLedger::Use::kOk) {
+      admit(gate, token->admission, now_s, v);
+      v.waited_s = static_cast<double>(now_us - token->issued_at * kMicros) / kMicros;
+      v.ticket = token->number;
+      v.ticket_issued_at = token->issued_at;
+      return v;
+    }
+    v.new_arrival_reason = "over_budget";
+    arrive(gate, now_us, random_bits, v);
+    return v;
+  }
   Redemption r = gate.state.redeem(token->number, now_us);
   switch (r.kind) {
     case Redemption::Kind::kAdmitted:
@@ -122,10 +165,8 @@ Verdict decide(const Gate& gate, std::string_view cookie, int64_t now_us, uint64
       v.place = r.place;
       wait(gate, token->number, token->issued_at, now_s, random_bits, /*renew=*/true, v);
       return v;
-    case Redemption::Kind::kAtTheDoor:
-      v.outcome = Outcome::kAtTheDoor;
-      v.place = r.place;
-      wait(gate, token->number, token->issued_at, now_s, random_bits, /*renew=*/true, v);
+    case Redemption::Kind::kScheduled:
+      schedule(gate, token->number, token->issued_at, r.admission_id, r.not_before_us, now_us, v);
       return v;
     case Redemption::Kind::kAlreadyRedeemed:
       v.outcome = Outcome::kAlreadyRedeemed;

@@ -3,8 +3,13 @@
 // whether the request passes to the upstream, and which cookie the answer carries.
 //
 //   admission cookie (right room and epoch, within its AdmissionLedger budget)   -> pass
-//   ticket cookie (right room and epoch)  -> RoomState::redeem: admitted, or wait with the same
-//                                           ticket (renewed: expiry = next poll + grace)
+//   ticket cookie (right room and epoch)  -> RoomState::redeem: admitted, scheduled (a token is
+//                                           booked: a kScheduled cookie that passes from its due
+//                                           time), or wait with the same ticket (renewed: expiry =
+//                                           next poll + grace)
+//   scheduled cookie (right room and epoch, within the ledger budget of its admission)
+//                                         -> before its due time: wait until then (cookie kept);
+//                                           from it: admitted, with an admission cookie
 //   anything else (none, malformed, forged, expired, other room, old epoch, over budget,
 //   superseded, too old, unknown)         -> RoomState::arrive: admitted or a new ticket
 //
@@ -17,6 +22,7 @@
 // Thread affinity: any thread; the RoomState, ledger and keys are shared and thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -27,6 +33,12 @@
 #include "modules/waiting_room/token.h"
 
 namespace pforte::modules::waiting_room {
+
+/// A booked token due within this long is waited for at the edge, the request held, instead of
+/// sending the visitor away: a client that can only wait whole seconds (Retry-After, meta refresh)
+/// would otherwise come back with everyone who arrived in the same instant, in a clump, and the
+/// platform would see a second's logins all at once.
+inline constexpr int64_t kHoldMs = 1000;
 
 /// What a decision needs of a room. Borrowed; outlives the call.
 struct Gate {
@@ -44,7 +56,7 @@ enum class Outcome : uint8_t {
   kPassed,           ///< a valid admission: passes
   kAdmitted,         ///< let in now (on arrival or by ticket): passes, gets an admission
   kQueued,           ///< waits with a (new or renewed) ticket
-  kAtTheDoor,        ///< their turn, but no token this instant: comes back in a moment
+  kScheduled,        ///< their turn; a token is booked for them: comes back when it is due
   kAlreadyRedeemed,  ///< a copy of a ticket that got in: waits, cookie not renewed
   kGivenBack,        ///< admitted, but the platform turned the request away: holds a ticket again
 };
@@ -64,8 +76,15 @@ struct Verdict {
   double waited_s = -1;  ///< for a ticket holder admitted now: seconds since the ticket was issued
   uint64_t ticket = 0;   ///< kAdmitted by ticket: its raw number (0: admitted on arrival)
   int64_t ticket_issued_at = 0;  ///< kAdmitted by ticket: when the ticket was issued (unix s)
+  bool exact_poll = false;  ///< poll_ms is a due time: whole seconds round down, not to nearest
 
   bool passes() const { return outcome == Outcome::kPassed || outcome == Outcome::kAdmitted; }
+  /// poll_ms as whole seconds for Retry-After and the meta refresh: a booked token's due time
+  /// rounded down (the visitor comes back less than a second early and the edge holds the request
+  /// until it is due), a jittered poll to nearest.
+  int64_t retry_after_s() const {
+    return exact_poll ? std::max<int64_t>(1, poll_ms / 1000) : whole_seconds(poll_ms);
+  }
 };
 
 /// Decides one request. `cookie` is the `pforte_wr` value (empty if none), `now_us` unix µs,

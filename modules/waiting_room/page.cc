@@ -1,5 +1,6 @@
 #include "modules/waiting_room/page.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -248,10 +249,13 @@ std::string render_builtin_page(const PageInfo& info) {
   }
   out += "</div>\n<p>";
   out += t.keep_open;
-  out += "</p>\n</main>\n<script>(function(){var d=Date.now()+";
-  append_uint(out, static_cast<uint64_t>(refresh) * 1000);
+  // The script reloads to the millisecond (the meta refresh, whole seconds, is the fallback), and
+  // at once when a background tab whose time has passed is shown again.
+  out += "</p>\n</main>\n<script>(function(){var m=";
+  append_uint(out, static_cast<uint64_t>(std::max<int64_t>(1, info.refresh_ms)));
   out +=
-      ";document.addEventListener(\"visibilitychange\",function(){"
+      ",d=Date.now()+m;setTimeout(function(){location.reload()},m);"
+      "document.addEventListener(\"visibilitychange\",function(){"
       "if(!document.hidden&&Date.now()>d)location.reload()})})()</"
       "script>\n</body>\n</html>\n";
   return out;
@@ -280,6 +284,8 @@ std::string render_template(std::string_view tmpl, const PageInfo& info) {
     } else if (name == "refresh_seconds") {
       append_uint(value,
                   static_cast<uint64_t>(info.refresh_seconds < 1 ? 1 : info.refresh_seconds));
+    } else if (name == "refresh_ms") {
+      append_uint(value, static_cast<uint64_t>(std::max<int64_t>(1, info.refresh_ms)));
     } else if (name == "room") {
       value = info.room;
     } else if (name == "lang") {
@@ -299,13 +305,16 @@ std::string render_template(std::string_view tmpl, const PageInfo& info) {
   return out;
 }
 
-std::string render_json(uint64_t position, uint64_t eta_seconds, int64_t retry_after) {
+std::string render_json(uint64_t position, uint64_t eta_seconds, int64_t retry_after,
+                        int64_t retry_after_ms) {
   std::string out = "{\"position\":";
   append_uint(out, position);
   out += ",\"eta_seconds\":";
   append_uint(out, eta_seconds);
   out += ",\"retry_after\":";
   append_uint(out, static_cast<uint64_t>(retry_after < 1 ? 1 : retry_after));
+  out += ",\"retry_after_ms\":";
+  append_uint(out, static_cast<uint64_t>(retry_after_ms < 1 ? 1 : retry_after_ms));
   out += "}";
   return out;
 }

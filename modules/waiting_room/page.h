@@ -40,7 +40,8 @@ struct PageInfo {
   std::string_view room;        ///< the room's name
   uint64_t position = 0;        ///< place in line; 0 = it is their turn
   uint64_t eta_seconds = 0;     ///< estimated wait
-  int64_t refresh_seconds = 1;  ///< when the page reloads itself (jittered)
+  int64_t refresh_seconds = 1;  ///< when the page reloads itself without script (jittered)
+  int64_t refresh_ms = 1000;    ///< the same to the millisecond, for the page's script
   Lang lang = Lang::kEn;
   PageState state = PageState::kWaiting;
 };
@@ -57,13 +58,15 @@ std::string html_escape(std::string_view s);
 std::string render_builtin_page(const PageInfo& info);
 
 /// An operator template with {{position}}, {{eta_minutes}}, {{eta_seconds}},
-/// {{refresh_seconds}}, {{room}} and {{lang}} replaced by HTML-escaped values
+/// {{refresh_seconds}}, {{refresh_ms}}, {{room}} and {{lang}} replaced by HTML-escaped values
 /// in one pass (a value containing "{{" is not expanded again). Unknown {{...}}
 /// are left as they are.
 std::string render_template(std::string_view tmpl, const PageInfo& info);
 
-/// {"position":N,"eta_seconds":N,"retry_after":N} for a 429 answer to a JSON
-/// client.
-std::string render_json(uint64_t position, uint64_t eta_seconds, int64_t retry_after);
+/// {"position":N,"eta_seconds":N,"retry_after":N,"retry_after_ms":N} for a 429 answer to a JSON
+/// client: retry_after in whole seconds like the Retry-After field, retry_after_ms exact (a
+/// client that can wait to the millisecond keeps the crowd's returns spread within a second).
+std::string render_json(uint64_t position, uint64_t eta_seconds, int64_t retry_after,
+                        int64_t retry_after_ms);
 
 }  // namespace pforte::modules::waiting_room

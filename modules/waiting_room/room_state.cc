@@ -95,8 +95,9 @@ void RoomState::advance(int64_t now_us) {
   do {
     if (now_us <= last) return;
   } while (!last_us_.compare_exchange_weak(last, now_us));
-  // This thread owns the span [last, now_us): no other thread counts it.
-  if (paused_.load()) return;
+  // This thread owns the span [last, now_us): no other thread counts it. While the called
+  // visitors who came back have booked tokens far ahead, the span calls nobody more.
+  if (paused_.load() || bucket_.backlog_us(now_us) > kHoldBacklogUs) return;
   int64_t from = last;
   if (!opened_.load()) {
     if (now_us < opens_at_us_) return;
@@ -173,7 +174,8 @@ Place RoomState::place_of(uint64_t effective_ticket, int64_t now_us) const {
   }
   const uint64_t c = called();
   p.position = effective_ticket > c ? effective_ticket - c : 0;
-  p.eta_s = static_cast<double>(p.position) / (rate_ * speedup());
+  p.eta_s = static_cast<double>(p.position) / (rate_ * speedup()) +
+            static_cast<double>(bucket_.backlog_us(now_us)) * 1e-6;
   return p;
 }
 
@@ -222,15 +224,18 @@ Redemption RoomState::redeem(uint64_t ticket, int64_t now_us) {
     r.kind = Redemption::Kind::kTooOld;
     return r;
   }
-  if (!bucket_.try_take(now_us)) {
-    word.fetch_and(~mask);
-    r.kind = Redemption::Kind::kAtTheDoor;
-    r.place.eta_s = 1 / rate_;  // a token is due within 1/rate
-    return r;
-  }
   redeemed_.fetch_add(1);
-  r.kind = Redemption::Kind::kAdmitted;
   r.admission_id = next_admission();
+  r.place.position = 0;
+  const int64_t due_us = bucket_.book(now_us);
+  if (due_us <= now_us) {
+    r.kind = Redemption::Kind::kAdmitted;
+    r.place.eta_s = 0;
+  } else {
+    r.kind = Redemption::Kind::kScheduled;
+    r.not_before_us = due_us;
+    r.place.eta_s = static_cast<double>(due_us - now_us) * 1e-6;
+  }
   return r;
 }
 

@@ -13,14 +13,21 @@
 //     called) and the bucket has a token, the visitor goes straight through. Otherwise they get
 //     ticket issued + 1: position = ticket - called, ETA = position / admit_rate (see below).
 //   - Return with a ticket <= called: admitted if the bucket has a token (each ticket once; see
-//     the redemption window). With no token they are "at the door": position 0, come back soon.
+//     the redemption window). With none free, the next token is booked for them (TokenBucket::
+//     book): they are admitted from its due time on, and told to come back then. Bookings are made
+//     in the order the called come back, so the door is first come, first served, never a lottery
+//     of whoever retries at the right instant; and the platform still sees no more than the
+//     bucket allows.
+//   - The counter stands still while bookings reach more than kHoldBacklogUs ahead (more called
+//     visitors came back than the rate lets in), and ETAs include that backlog, so calling never
+//     runs far ahead of what the door lets through.
 //   - Abandoned tickets do not hold capacity: a called ticket whose holder never returns leaves
 //     its token unused, so the counter calls more tickets to use it, in two ways. (1) It runs at
 //     admit_rate / (1 - a), where a is the share of recently expired tickets that were never
 //     redeemed (a <= 0.5, learnt from the redemption bits as tickets leave the window). (2) Every
 //     token the burst cap would throw away while people wait calls one more ticket at once. So
 //     with 30% never returning, admissions still run close to admit_rate, and the bucket bound
-//     above still holds. ETA = position / (admit_rate / (1 - a)).
+//     above still holds. ETA = position / (admit_rate / (1 - a)) + booking backlog.
 //   - Redemption window: a ticket may be redeemed while called - window/2 < ticket <= called. One
 //     bit per ticket in a ring of `window` bits records redemptions, so a copied ticket gets in at
 //     most once, and a ticket still unredeemed when it leaves the window is counted abandoned; its
@@ -100,7 +107,7 @@ struct Redemption {
   enum class Kind : uint8_t {
     kAdmitted,         ///< in; `admission_id` is set
     kWaiting,          ///< not their turn yet (or paused / before opening); see `place`
-    kAtTheDoor,        ///< their turn, but no token right now: come back soon
+    kScheduled,        ///< in from `not_before_us` on: a token is booked for them
     kAlreadyRedeemed,  ///< this ticket got in before: a copy or a second tab;
                        ///< do not renew it, so it becomes a new arrival later
     kTooOld,           ///< its turn passed more than window/2 tickets ago: a new arrival
@@ -108,6 +115,7 @@ struct Redemption {
   };
   Kind kind = Kind::kWaiting;
   uint64_t admission_id = 0;
+  int64_t not_before_us = 0;  ///< kScheduled: when the booked token falls due
   Place place;
 };
 
@@ -176,6 +184,8 @@ class RoomState {
   /// The counter runs at most 1 / (1 - this) times admit_rate on account of
   /// abandonment.
   static constexpr double kMaxLostShare = 0.5;
+  /// The counter holds while bookings reach further ahead than this.
+  static constexpr int64_t kHoldBacklogUs = 2'000'000;
 
   RoomState(const RoomOptions& options, int64_t now_us, uint64_t seed, uint32_t epoch);
   void open();

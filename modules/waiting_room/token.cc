@@ -161,7 +161,7 @@ std::string encode(const Token& token, const KeyRing& keys) {
   assert(!token.room.empty() && token.room.size() <= kMaxRoomName);
   assert(token.issued_at >= 0 && token.expires_at >= token.issued_at);
   std::vector<uint8_t> buf;
-  buf.reserve(3 + token.room.size() + 4 * 10 + kMacBytes);
+  buf.reserve(3 + token.room.size() + 6 * 10 + kMacBytes);
   buf.push_back(kVersion);
   buf.push_back(static_cast<uint8_t>(token.kind));
   buf.push_back(static_cast<uint8_t>(token.room.size()));
@@ -170,6 +170,11 @@ std::string encode(const Token& token, const KeyRing& keys) {
   put_varint(buf, token.number);
   put_varint(buf, static_cast<uint64_t>(token.issued_at));
   put_varint(buf, static_cast<uint64_t>(token.expires_at - token.issued_at));
+  if (token.kind == TokenKind::kScheduled) {
+    assert(token.not_before_ms >= 0);
+    put_varint(buf, token.admission);
+    put_varint(buf, static_cast<uint64_t>(token.not_before_ms));
+  }
   std::array<uint8_t, kMacBytes> tag = mac(keys.signing_key(), buf.data(), buf.size());
   buf.insert(buf.end(), tag.begin(), tag.end());
   return b64url_encode(buf.data(), buf.size());
@@ -199,7 +204,8 @@ std::expected<Token, DecodeError> decode(std::string_view text, std::string_view
   if (*p++ != kVersion) return std::unexpected(DecodeError::kMalformed);
   uint8_t kind = *p++;
   if (kind != static_cast<uint8_t>(TokenKind::kTicket) &&
-      kind != static_cast<uint8_t>(TokenKind::kAdmission)) {
+      kind != static_cast<uint8_t>(TokenKind::kAdmission) &&
+      kind != static_cast<uint8_t>(TokenKind::kScheduled)) {
     return std::unexpected(DecodeError::kMalformed);
   }
   t.kind = static_cast<TokenKind>(kind);
@@ -213,10 +219,20 @@ std::expected<Token, DecodeError> decode(std::string_view text, std::string_view
   std::optional<uint64_t> number = get_varint(p, end);
   std::optional<uint64_t> issued = get_varint(p, end);
   std::optional<uint64_t> lifetime = get_varint(p, end);
-  if (!epoch || !number || !issued || !lifetime || p != end || *epoch > UINT32_MAX ||
-      *issued > INT64_MAX / 2 || *lifetime > INT64_MAX / 2) {
+  if (!epoch || !number || !issued || !lifetime || *epoch > UINT32_MAX || *issued > INT64_MAX / 2 ||
+      *lifetime > INT64_MAX / 2) {
     return std::unexpected(DecodeError::kMalformed);
   }
+  if (t.kind == TokenKind::kScheduled) {
+    std::optional<uint64_t> admission = get_varint(p, end);
+    std::optional<uint64_t> not_before = get_varint(p, end);
+    if (!admission || !not_before || *not_before > INT64_MAX / 2) {
+      return std::unexpected(DecodeError::kMalformed);
+    }
+    t.admission = *admission;
+    t.not_before_ms = static_cast<int64_t>(*not_before);
+  }
+  if (p != end) return std::unexpected(DecodeError::kMalformed);
   t.epoch = static_cast<uint32_t>(*epoch);
   t.number = *number;
   t.issued_at = static_cast<int64_t>(*issued);

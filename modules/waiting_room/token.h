@@ -3,7 +3,8 @@
 //
 // Wire form (before base64url without padding):
 //   version(1) kind(1) room_len(1) room(room_len) varint epoch, varint number, varint issued_at,
-//   varint lifetime (= expires_at - issued_at), then HMAC-SHA256 (32 bytes) over all of it.
+//   varint lifetime (= expires_at - issued_at), for a scheduled admission also varint admission and
+//   varint not_before_ms, then HMAC-SHA256 (32 bytes) over all of it.
 // Varints are LEB128 and must be minimal; base64url must be canonical (no padding, zero unused
 // bits), so every text has exactly one meaning and any altered character fails.
 //
@@ -30,6 +31,8 @@ inline constexpr size_t kMaxTokenText = 256;
 enum class TokenKind : uint8_t {
   kTicket = 1,     ///< a place in the line; `number` is the raw ticket number
   kAdmission = 2,  ///< admitted; `number` is the admission id the room counts uses for
+  kScheduled = 3,  ///< admitted from `not_before_ms` on (a token reserved for a called ticket
+                   ///< that found none free); `number` is the raw ticket, `admission` the id
 };
 
 /// One decoded (and verified) cookie.
@@ -43,6 +46,8 @@ struct Token {
   int64_t issued_at = 0;   ///< unix seconds; ticket: first arrival (kept on renewal, for the
                            ///< wait-time metric); admission: when it was admitted
   int64_t expires_at = 0;  ///< unix seconds; valid while now < expires_at
+  uint64_t admission = 0;  ///< kScheduled: the admission id it becomes
+  int64_t not_before_ms = 0;  ///< kScheduled: unix milliseconds from which it passes
 };
 
 /// Why a cookie was refused. The caller treats every one of them as a new

@@ -30,6 +30,23 @@ bool TokenBucket::try_take(int64_t now_us) {
   }
 }
 
+int64_t TokenBucket::book(int64_t now_us) {
+  const int64_t now = now_us * kNsPerUs;
+  int64_t tat = tat_ns_.load(std::memory_order_relaxed);
+  int64_t next;
+  do {
+    next = std::max(tat, now) + interval_ns_;
+  } while (!tat_ns_.compare_exchange_weak(tat, next, std::memory_order_relaxed));
+  // The token is free once next - now <= span.
+  const int64_t due_ns = std::max(now, next - span_ns_);
+  return (due_ns + kNsPerUs - 1) / kNsPerUs;
+}
+
+int64_t TokenBucket::backlog_us(int64_t now_us) const {
+  const int64_t now = now_us * kNsPerUs;
+  return std::max<int64_t>(0, tat_ns_.load(std::memory_order_relaxed) - span_ns_ - now) / kNsPerUs;
+}
+
 double TokenBucket::available(int64_t now_us) const {
   const int64_t now = now_us * kNsPerUs;
   const int64_t tat = tat_ns_.load(std::memory_order_relaxed);

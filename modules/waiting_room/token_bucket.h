@@ -20,6 +20,14 @@ class TokenBucket {
 
   /// Takes one token if there is one at `now_us`.
   bool try_take(int64_t now_us);
+  /// Takes the next token even if it is not there yet and returns the time (unix µs, >= now_us) at
+  /// which it falls due: a booking. Bookings are served in the order they are made, one per 1/rate
+  /// after the bucket runs dry, and try_take() fails until they are all due, so bookings and
+  /// takes together never exceed rate × T + burst over any span T.
+  int64_t book(int64_t now_us);
+  /// Microseconds of booked tokens not yet due at `now_us` (how long the bookings hold the bucket
+  /// empty): 0 unless bookings are outstanding.
+  int64_t backlog_us(int64_t now_us) const;
   /// Tokens available at `now_us` (fractional), in [0, burst].
   double available(int64_t now_us) const;
   /// Nanoseconds at `now_us` during which the bucket has been full since

@@ -23,10 +23,20 @@ int64_t unix_us_now() {
       .count();
 }
 
+timeval ms_timeval(int64_t ms) {
+  return timeval{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
+}
+
 /// What the request phase decided, for the response_head and log phases.
 struct ExchangeState : module::ModuleState {
   const Room* room = nullptr;
   Verdict verdict;  ///< its cookie (if any) is set on the answer
+  // While held for a booked token:
+  EventPtr hold_timer;
+  module::ResumeHandle resume;
+  module::Request* request = nullptr;  ///< the exchange's; alive as long as this state
+  std::string scheduled_cookie;        ///< the booking, decided again when it falls due
+  uint64_t random_bits = 0;
 };
 
 /// The `pforte_wr` value among all Cookie fields (HTTP/2 may split them), or empty.
@@ -63,7 +73,7 @@ module::Decision json_reply(int status, std::string body) {
 }
 
 module::Decision waiting_reply(const Room& room, const Verdict& v, const module::Request& req) {
-  const int64_t retry_after = whole_seconds(v.poll_ms);
+  const int64_t retry_after = v.retry_after_s();
   const uint64_t eta = eta_seconds(v.place.eta_s);
   module::LocalReply r;
   r.body = make_evbuffer();
@@ -71,7 +81,7 @@ module::Decision waiting_reply(const Room& room, const Verdict& v, const module:
   if (wants_json(req.headers.get("accept").value_or(""))) {
     r.response.status = 429;
     r.response.headers.add("content-type", kJsonContentType);
-    body = render_json(v.place.position, eta, retry_after);
+    body = render_json(v.place.position, eta, retry_after, v.poll_ms);
     body.push_back('\n');
   } else {
     PageInfo info;
@@ -79,6 +89,7 @@ module::Decision waiting_reply(const Room& room, const Verdict& v, const module:
     info.position = v.place.position;
     info.eta_seconds = eta;
     info.refresh_seconds = retry_after;
+    info.refresh_ms = v.poll_ms;
     info.lang = choose_language(req.headers.get("accept-language").value_or(""));
     info.state = v.place.before_opening ? PageState::kBeforeOpening
                  : v.place.paused       ? PageState::kPaused
@@ -123,13 +134,55 @@ class WaitingRoomModule : public module::Module {
     auto state = std::make_unique<ExchangeState>();
     state->room = &room;
     state->verdict = std::move(v);
-    const Verdict& verdict = state->verdict;
+    Verdict& verdict = state->verdict;
+    if (verdict.outcome == Outcome::kScheduled && verdict.poll_ms <= kHoldMs) {
+      return hold(ctx, std::move(state), has_cookie ? std::string(cookie) : std::string());
+    }
     ctx.state(index_) = std::move(state);
     if (verdict.passes()) {
       if (has_cookie) strip_room_cookie(req.headers);
       return module::Decision::proceed();
     }
     return waiting_reply(room, verdict, req);
+  }
+
+  /// Holds the request until its booked token falls due, then decides again with the booking's
+  /// cookie (the new one, or the one the visitor brought back early) and passes or answers.
+  module::Decision hold(module::ExchangeContext& ctx, std::unique_ptr<ExchangeState> state,
+                        std::string brought) {
+    module::Request& req = ctx.request();
+    state->scheduled_cookie =
+        state->verdict.cookie.empty() ? std::move(brought) : state->verdict.cookie;
+    state->request = &req;
+    state->random_bits = rng_.next();
+    state->resume = ctx.resume_handle();
+    strip_room_cookie(req.headers);
+    state->hold_timer.reset(evtimer_new(ctx.base(), &WaitingRoomModule::on_due, state.get()));
+    const timeval tv = ms_timeval(state->verdict.poll_ms);
+    evtimer_add(state->hold_timer.get(), &tv);
+    ctx.state(index_) = std::move(state);
+    return module::Decision::suspend();
+  }
+
+  static void on_due(evutil_socket_t, short, void* arg) {
+    auto* s = static_cast<ExchangeState*>(arg);
+    const Room& room = *s->room;
+    Verdict v = decide(room.gate(), s->scheduled_cookie, unix_us_now(), s->random_bits);
+    if (v.outcome == Outcome::kScheduled && v.poll_ms <= kHoldMs) {
+      // The timer and the wall clock disagree by a moment: wait the rest.
+      const timeval tv = ms_timeval(v.poll_ms);
+      evtimer_add(s->hold_timer.get(), &tv);
+      return;
+    }
+    if (v.waited_s >= 0) room.wait_seconds->observe(v.waited_s);
+    s->verdict = std::move(v);
+    // The exchange owns this state: resuming may end it, so nothing of `s` is used after.
+    module::ResumeHandle resume = s->resume;
+    if (s->verdict.passes()) {
+      resume.resume(module::Decision::proceed());
+    } else {
+      resume.resume(waiting_reply(room, s->verdict, *s->request));
+    }
   }
 
   module::Decision on_admin(module::ExchangeContext& ctx) override {

@@ -174,8 +174,12 @@ class Admission(WaitingRoomCase):
             self.assertIsNotNone(a.cookie)
             if a.status == 429:
                 body = a.json()
-                self.assertEqual(set(body), {"position", "eta_seconds", "retry_after"})
+                self.assertEqual(set(body),
+                                 {"position", "eta_seconds", "retry_after", "retry_after_ms"})
                 self.assertEqual(int(a.header("retry-after")), body["retry_after"])
+                # Whole seconds are the exact wait rounded (to nearest, at least 1).
+                self.assertEqual(body["retry_after"],
+                                 max(1, (body["retry_after_ms"] + 500) // 1000))
                 positions.add(body["position"])
             else:
                 self.assertIn(b"Your place in line", a.body)
@@ -308,6 +312,40 @@ class Admission(WaitingRoomCase):
             time.sleep(0.05)
         self.assertEqual(order, [0, 1, 2, 3])
 
+    def test_a_called_visitor_who_finds_no_token_gets_the_next_one_booked(self):
+        # Rate 0.5, burst 1: tickets 1 and 2 are called; ticket 1 takes the one token and ticket 2
+        # gets the next one booked, 2 s ahead: told to come back then (exactly in
+        # retry_after_ms), and let in when it is due, not before. Coming back within a second of
+        # it, the request is held at the edge until it is due instead of being sent away again.
+        proxy = self.start(admit_rate=0.5, admit_burst=1, refresh="30s")
+        json_accept = {"Accept": "application/json"}
+        self.assertTrue(get(proxy.http).from_origin)  # takes the only token
+        one = get(proxy.http, headers=json_accept)
+        two = get(proxy.http, headers=json_accept)
+        time.sleep(4.2)  # both called, the token back
+        self.assertTrue(get(proxy.http, cookie=one.cookie, headers=json_accept).from_origin)
+        booked = get(proxy.http, cookie=two.cookie, headers=json_accept)
+        self.assertEqual(booked.status, 429)
+        body = booked.json()
+        self.assertEqual(body["position"], 0)
+        self.assertAlmostEqual(body["retry_after_ms"], 2000, delta=150)
+        self.assertEqual(booked.header("retry-after"), str(body["retry_after_ms"] // 1000))
+        self.assertEqual(read_token(booked.cookie)[:2], (3, "login"))  # a scheduled admission
+        due = time.monotonic() + body["retry_after_ms"] / 1000
+        early = get(proxy.http, cookie=booked.cookie, headers=json_accept)
+        self.assertEqual(early.status, 429)
+        self.assertIsNone(early.cookie)  # nothing changed: the booking stands
+        time.sleep(max(0, due - 0.7 - time.monotonic()))
+        started = time.monotonic()
+        held = get(proxy.http, cookie=booked.cookie, headers=json_accept)
+        self.assertTrue(held.from_origin)
+        self.assertGreaterEqual(time.monotonic(), due - 0.05)  # held until it was due
+        self.assertGreater(time.monotonic() - started, 0.5)
+        self.assertEqual(read_token(held.cookie)[0], 2)  # now an admission
+        outcomes = [l["waiting_room"] for l in proxy.access_lines(wait_for=7)]
+        self.assertEqual(outcomes[-3:], ["scheduled", "scheduled", "admitted"])
+        self.assertEqual(login_count(self.origin), 3)
+
     def test_a_visitor_the_platform_turned_away_waits_for_a_new_token(self):
         # /status/503 stands for an overloaded login: the admission it used is taken back, so
         # the retry cannot pass the room without a token (retries stay inside admit_rate).
@@ -340,7 +378,7 @@ class Admission(WaitingRoomCase):
         # Turned away, then waiting (never passing) until the new token, then turned away again.
         self.assertEqual(outcomes[0], "given_back")
         self.assertEqual(outcomes[-1], "given_back")
-        self.assertTrue(set(outcomes[1:-1]) <= {"queued", "at_the_door"}, outcomes)
+        self.assertTrue(set(outcomes[1:-1]) <= {"queued", "scheduled"}, outcomes)
 
 
 class Operations(WaitingRoomCase):

@@ -17,6 +17,7 @@ PageInfo info(Lang lang, uint64_t position = 1234, uint64_t eta = 185) {
   i.position = position;
   i.eta_seconds = eta;
   i.refresh_seconds = 12;
+  i.refresh_ms = 11'617;
   i.lang = lang;
   return i;
 }
@@ -45,6 +46,9 @@ BOOST_AUTO_TEST_CASE(english_page_shows_place_wait_and_refresh) {
   std::string page = render_builtin_page(info(Lang::kEn));
   BOOST_TEST(has(page, "<html lang=\"en\">"));
   BOOST_TEST(has(page, "<meta http-equiv=\"refresh\" content=\"12\">"));
+  // The script reloads to the millisecond; the meta refresh is the fallback without script.
+  BOOST_TEST(has(page, "var m=11617,"));
+  BOOST_TEST(has(page, "setTimeout("));
   BOOST_TEST(has(page, "<h1>"));
   BOOST_TEST(has(page, "role=\"status\""));
   BOOST_TEST(has(page, "<strong>1234</strong>"));
@@ -107,12 +111,12 @@ BOOST_AUTO_TEST_CASE(template_placeholders_are_filled) {
   PageInfo i = info(Lang::kDe, 42, 125);
   std::string out = render_template(
       "<html lang=\"{{lang}}\"><meta http-equiv=refresh "
-      "content={{refresh_seconds}}>"
+      "content={{refresh_seconds}}>{{refresh_ms}}"
       "{{room}}: {{position}} / {{eta_seconds}}s / "
       "{{eta_minutes}} min {{unknown}} {{",
       i);
   BOOST_TEST(out ==
-             "<html lang=\"de\"><meta http-equiv=refresh content=12>"
+             "<html lang=\"de\"><meta http-equiv=refresh content=12>11617"
              "login: 42 / 125s / 3 min {{unknown}} {{");
 }
 
@@ -127,6 +131,8 @@ BOOST_AUTO_TEST_CASE(template_values_are_escaped_and_not_expanded_twice) {
 }
 
 BOOST_AUTO_TEST_CASE(json_body_has_position_eta_and_retry_after) {
-  BOOST_TEST(render_json(17, 9, 5) == "{\"position\":17,\"eta_seconds\":9,\"retry_after\":5}");
-  BOOST_TEST(render_json(0, 0, 0) == "{\"position\":0,\"eta_seconds\":0,\"retry_after\":1}");
+  BOOST_TEST(render_json(17, 9, 5, 4617) ==
+             "{\"position\":17,\"eta_seconds\":9,\"retry_after\":5,\"retry_after_ms\":4617}");
+  BOOST_TEST(render_json(0, 0, 0, 0) ==
+             "{\"position\":0,\"eta_seconds\":0,\"retry_after\":1,\"retry_after_ms\":1}");
 }

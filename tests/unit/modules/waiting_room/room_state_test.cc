@@ -85,8 +85,12 @@ struct Crowd {
           admit(e.visitor, e.at);
           ticket_admission_order.push_back(room.effective(v.ticket));
           break;
+        case Redemption::Kind::kScheduled:
+          // A booked token: in when it falls due (the visitor comes back then).
+          admit(e.visitor, r.not_before_us);
+          ticket_admission_order.push_back(room.effective(v.ticket));
+          break;
         case Redemption::Kind::kWaiting:
-        case Redemption::Kind::kAtTheDoor:
           come_back(e.visitor, e.at, r.place.eta_s);
           break;
         default:
@@ -233,7 +237,36 @@ BOOST_AUTO_TEST_CASE(ticket_from_elsewhere_or_long_past_its_turn_is_a_new_arriva
   BOOST_TEST(room.called() == 500u);
   BOOST_TEST(room.abandoned() == 500u - 64);
   BOOST_TEST((room.redeem(480, later).kind == Redemption::Kind::kAdmitted));
-  BOOST_TEST((room.redeem(490, later).kind == Redemption::Kind::kAtTheDoor));
+  // No token left: the next one is booked for ticket 490, due 1/rate later.
+  Redemption booked = room.redeem(490, later);
+  BOOST_TEST((booked.kind == Redemption::Kind::kScheduled));
+  BOOST_TEST(booked.not_before_us == later + kSecond / 1000);
+  BOOST_TEST(booked.place.position == 0u);
+  // Booked is booked: a copy of ticket 490 gets nothing more.
+  BOOST_TEST((room.redeem(490, later).kind == Redemption::Kind::kAlreadyRedeemed));
+}
+
+BOOST_AUTO_TEST_CASE(the_called_who_find_no_token_are_let_in_in_the_order_they_came) {
+  // Ten called visitors come back in the same instant to a bucket with one token: the first is
+  // let in, the others get consecutive due times 1/rate apart, in the order they came.
+  RoomOptions o{.admit_rate = 100, .admit_burst = 1};
+  RoomState room(o, kT0, 1);
+  room.pause(kT0);
+  for (int i = 0; i < 10; ++i) room.arrive(kT0);
+  room.resume(kT0);
+  const int64_t t = kT0 + kSecond;  // all ten called by now (the bucket refilled meanwhile)
+  room.advance(t);
+  BOOST_TEST(room.called() >= 10u);
+  BOOST_TEST((room.redeem(1, t).kind == Redemption::Kind::kAdmitted));
+  for (uint64_t k = 2; k <= 10; ++k) {
+    Redemption r = room.redeem(k, t);
+    BOOST_TEST((r.kind == Redemption::Kind::kScheduled));
+    BOOST_TEST(r.not_before_us == t + static_cast<int64_t>(k - 1) * kSecond / 100);
+  }
+  // Anyone arriving now queues behind them and is told about the backlog.
+  Arrival late = room.arrive(t);
+  BOOST_TEST((late.kind == Arrival::Kind::kTicket));
+  BOOST_TEST(late.place.eta_s >= 0.08);
 }
 
 BOOST_AUTO_TEST_CASE(paused_room_admits_nobody_and_keeps_places) {
@@ -421,6 +454,7 @@ BOOST_AUTO_TEST_CASE(workers_sharing_a_room_never_exceed_the_bucket) {
   RoomState room(o, kT0, 9);
   std::atomic<int64_t> clock{kT0};
   std::atomic<uint64_t> direct{0}, tickets{0}, redeemed{0};
+  std::atomic<int64_t> last_due{kT0};
   std::vector<std::thread> workers;
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&] {
@@ -436,11 +470,13 @@ BOOST_AUTO_TEST_CASE(workers_sharing_a_room_never_exceed_the_bucket) {
         }
         if (!mine.empty() && i % 2 == 0) {
           Redemption r = room.redeem(mine.front(), now);
-          if (r.kind == Redemption::Kind::kAdmitted) {
+          if (r.kind == Redemption::Kind::kAdmitted || r.kind == Redemption::Kind::kScheduled) {
             ++redeemed;
+            int64_t due = r.not_before_us, seen = last_due.load();
+            while (due > seen && !last_due.compare_exchange_weak(seen, due)) {
+            }
             mine.erase(mine.begin());
-          } else if (r.kind != Redemption::Kind::kWaiting &&
-                     r.kind != Redemption::Kind::kAtTheDoor) {
+          } else if (r.kind != Redemption::Kind::kWaiting) {
             mine.erase(mine.begin());
           }
         }
@@ -448,7 +484,9 @@ BOOST_AUTO_TEST_CASE(workers_sharing_a_room_never_exceed_the_bucket) {
     });
   }
   for (auto& t : workers) t.join();
-  const double elapsed_s = static_cast<double>(clock.load() - kT0) / kSecond;
+  // Booked tokens may fall due after the last request: count up to the last due time.
+  const double elapsed_s =
+      static_cast<double>(std::max(clock.load(), last_due.load()) - kT0) / kSecond;
   BOOST_TEST(direct + tickets == 80000u);
   BOOST_TEST(room.issued() == tickets.load());
   BOOST_TEST(room.admissions() == direct + redeemed);

@@ -28,6 +28,20 @@ BOOST_AUTO_TEST_CASE(full_bucket_gives_burst_then_rate) {
   BOOST_TEST(take_all(b, kT0 + kSecond / 10 + 10'000) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(bookings_fall_due_one_per_interval_and_hold_back_takes) {
+  TokenBucket b(100, 2, kT0);
+  BOOST_TEST(b.book(kT0) == kT0);  // a token is there: due now
+  BOOST_TEST(b.book(kT0) == kT0);
+  BOOST_TEST(b.backlog_us(kT0) == 0);  // empty, nothing booked ahead
+  BOOST_TEST(b.book(kT0) == kT0 + kSecond / 100);
+  BOOST_TEST(b.book(kT0) == kT0 + 2 * kSecond / 100);
+  BOOST_TEST(b.backlog_us(kT0) == 2 * kSecond / 100);
+  // Nobody takes a booked token: takes fail until the bookings are due.
+  BOOST_TEST(!b.try_take(kT0 + 2 * kSecond / 100));
+  BOOST_TEST(b.try_take(kT0 + 3 * kSecond / 100));
+  BOOST_TEST(b.backlog_us(kT0 + kSecond) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(refill_is_fractional) {
   TokenBucket b(3, 1, kT0);
   BOOST_TEST(b.try_take(kT0));

@@ -51,6 +51,31 @@ BOOST_AUTO_TEST_CASE(ticket_and_admission_round_trip) {
   BOOST_TEST(e->number == UINT64_MAX);
 }
 
+BOOST_AUTO_TEST_CASE(scheduled_admission_round_trips_and_every_bit_counts) {
+  KeyRing keys = ring(kKeyA);
+  Token s = ticket();
+  s.kind = TokenKind::kScheduled;
+  s.admission = 987654321;
+  s.not_before_ms = 1'790'000'012'345;
+  const std::string text = encode(s, keys);
+  auto d = decode(text, "login", s.issued_at, keys);
+  BOOST_REQUIRE(d.has_value());
+  BOOST_TEST((d->kind == TokenKind::kScheduled));
+  BOOST_TEST(d->number == 123456u);
+  BOOST_TEST(d->admission == 987654321u);
+  BOOST_TEST(d->not_before_ms == 1'790'000'012'345);
+  BOOST_TEST(text.size() < 120u);
+  // Moving the due time earlier, or any other change, breaks the signature.
+  for (size_t i = 0; i < text.size(); ++i) {
+    std::string bad = text;
+    bad[i] = bad[i] == 'A' ? 'B' : 'A';
+    BOOST_TEST(!decode(bad, "login", s.issued_at, keys).has_value());
+  }
+  // Its fields are signed: a ticket is not read as a scheduled admission or the other way.
+  Token plain = ticket();
+  BOOST_TEST(decode(encode(plain, keys), "login", s.issued_at, keys)->not_before_ms == 0);
+}
+
 BOOST_AUTO_TEST_CASE(token_is_compact_base64url) {
   KeyRing keys = ring(kKeyA);
   std::string text = encode(ticket(), keys);

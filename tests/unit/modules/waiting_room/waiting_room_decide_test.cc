@@ -160,15 +160,55 @@ BOOST_AUTO_TEST_CASE(an_admission_the_platform_turned_away_needs_a_new_token_and
   BOOST_TEST(back.number == 1u);
   BOOST_TEST(back.issued_at == kT0 / kSecond);
   BOOST_TEST(first.cookie_max_age_s == 61);
-  // The second called ticket takes the remaining token; the retry finds none and waits at the
-  // door instead of passing on its taken-back admission.
+  // The second called ticket takes the remaining token; the retry finds none and gets the next
+  // one booked instead of passing on its taken-back admission.
   BOOST_TEST(at(t1, tickets[1]).passes());
   Verdict retry = at(t1, first.cookie);
-  BOOST_TEST(to_string(retry.outcome) == "at_the_door");
+  BOOST_TEST(to_string(retry.outcome) == "scheduled");
+  BOOST_TEST(!retry.passes());
   BOOST_TEST(retry.place.position == 0u);
-  // With the next token it is in, ahead of ticket 3, whose turn has not come.
+  BOOST_TEST(retry.poll_ms == 200);
+  BOOST_TEST(retry.retry_after_s() == 1);
+  Token booked = decoded(*this, retry.cookie, t1);
+  BOOST_TEST((booked.kind == TokenKind::kScheduled));
+  BOOST_TEST(booked.number == 1u);
+  BOOST_TEST(booked.not_before_ms == (t1 + kSecond / 5) / 1000);
+  // When it falls due it is in, ahead of ticket 3, whose turn has not come.
   const int64_t t2 = t1 + kSecond / 5;
-  BOOST_TEST(to_string(at(t2, retry.cookie).outcome) == "admitted");
+  Verdict in = at(t2, retry.cookie);
+  BOOST_TEST(to_string(in.outcome) == "admitted");
+  BOOST_TEST(in.ticket == 1u);
+  BOOST_TEST((decoded(*this, in.cookie, t2).kind == TokenKind::kAdmission));
+}
+
+BOOST_AUTO_TEST_CASE(a_booked_token_passes_from_its_due_time_and_copies_are_metered) {
+  // Rate 5, burst 5: five straight through, then tickets 1 and 2.
+  for (int i = 0; i < 5; ++i) BOOST_TEST(at(kT0).passes());
+  Verdict one = at(kT0);
+  Verdict two = at(kT0);
+  // 0.4 s later both are called but only two tokens came back: ticket 1 takes one, ticket 2
+  // the other, and a third visitor arriving now queues.
+  const int64_t t1 = kT0 + 2 * kSecond / 5;
+  BOOST_TEST(at(t1, one.cookie).passes());
+  BOOST_TEST(at(t1, two.cookie).passes());
+  Verdict three = at(t1);
+  BOOST_TEST(to_string(three.outcome) == "queued");
+  // Ticket 3 comes back once it is called, with no token free: booked.
+  const int64_t t2 = t1 + kSecond / 5;
+  at(t2);  // someone else arrives and takes the token that came back
+  Verdict v = at(t2, three.cookie);
+  BOOST_TEST(to_string(v.outcome) == "scheduled");
+  const int64_t due = decoded(*this, v.cookie, t2).not_before_ms * 1000;
+  BOOST_TEST(due > t2);
+  // Early: still scheduled, the cookie is left as it is, told to come back at the due time.
+  Verdict early = at(due - 50'000, v.cookie);
+  BOOST_TEST(to_string(early.outcome) == "scheduled");
+  BOOST_TEST(early.cookie.empty());
+  BOOST_TEST(early.poll_ms == 50);
+  // Due: in. Copies of the same cookie are metered like an admission (budget 3 per minute).
+  int passed = 0;
+  for (int i = 0; i < 6; ++i) passed += at(due, v.cookie).passes() ? 1 : 0;
+  BOOST_TEST(passed == 3);
 }
 
 BOOST_AUTO_TEST_CASE(a_visitor_let_in_on_arrival_and_turned_away_gets_a_ticket) {
@@ -232,7 +272,7 @@ BOOST_AUTO_TEST_CASE(outcome_names_are_the_access_log_words) {
   BOOST_TEST(to_string(Outcome::kPassed) == "passed");
   BOOST_TEST(to_string(Outcome::kAdmitted) == "admitted");
   BOOST_TEST(to_string(Outcome::kQueued) == "queued");
-  BOOST_TEST(to_string(Outcome::kAtTheDoor) == "at_the_door");
+  BOOST_TEST(to_string(Outcome::kScheduled) == "scheduled");
   BOOST_TEST(to_string(Outcome::kAlreadyRedeemed) == "already_redeemed");
   BOOST_TEST(to_string(Outcome::kGivenBack) == "given_back");
 }
