@@ -8,8 +8,8 @@
 # (to the millisecond), and pforte-whole: JSON clients that wait only the whole seconds of
 # Retry-After, like a client without script or a meta refresh.)
 # Then the waiting page's own throughput: h2load over h2c against a room that admits almost
-# nobody (every request gets the page) next to a plain proxied 4 KiB static file, PAGE_RUNS runs
-# each, interleaved, medians.
+# nobody (every request gets the page) next to a 4 KiB static file served from pforte's cache (a
+# cached hit), PAGE_RUNS runs each, interleaved, medians.
 #
 # Origin model: pforte-origin --login-capacity ORIGIN_CAPACITY --login-service-ms ORIGIN_SERVICE_MS
 # --login-overload 503. Throughput ceiling = capacity / service time: 60 / 0.1 s = 600 logins/s,
@@ -97,6 +97,13 @@ address = "127.0.0.1:$ADMIN_PORT"
 [upstream.origin]
 servers = ["127.0.0.1:$ORIGIN_PORT"]
 response_timeout = "30s"
+# The page test's comparison: a static file served from pforte's cache (max-age=3600 at the origin).
+[cache]
+memory = "64MiB"
+[[route]]
+path_prefix = "/static/"
+upstream = "origin"
+cache = { enabled = true }
 [[route]]
 path_prefix = "/login"
 upstream = "origin"
@@ -216,12 +223,13 @@ run_scenario() {    # run_scenario NAME
 
 for s in $SCENARIOS; do run_scenario "$s"; done
 
-# ---- the waiting page's throughput next to a proxied static file (h2c, prior knowledge)
+# ---- the waiting page's throughput next to a cached static file (h2c, prior knowledge)
 declare -A RPS=()
 if [ "$PAGE_RUNS" -gt 0 ]; then
     start_origin page && start_proxy pforte page && {
         curl -s -o /dev/null -w '  check /queue (first request uses the burst of 1): %{http_code} %{size_download} B\n' "http://127.0.0.1:$PFORTE_PORT/queue" >&2
         curl -s -o /dev/null -w '  check /static/app.css: %{http_code} %{size_download} B\n' "http://127.0.0.1:$PFORTE_PORT/static/app.css" >&2
+        curl -s -o /dev/null -D - "http://127.0.0.1:$PFORTE_PORT/static/app.css" | grep -i '^x-cache\|^age' | sed 's/^/  second request: /' >&2
         LOAD[page]=$(cut -d' ' -f1-3 /proc/loadavg)
         for r in $(seq 1 "$PAGE_RUNS"); do
             for u in /queue /static/app.css; do

@@ -68,6 +68,8 @@ RoomState::RoomState(const RoomOptions& options, int64_t now_us, uint64_t seed, 
       epoch_(epoch),
       bucket_(options.admit_rate, options.admit_burst, now_us),
       last_us_(now_us),
+      recent_span_(std::max<uint64_t>(
+          4 * kMinSeen, static_cast<uint64_t>(std::min(options.admit_rate * 20, 1e12)))),
       redeemed_bits_(window_ / 64) {
   if (opens_at_us_ == 0 || now_us >= opens_at_us_) opened_.store(true);
 }
@@ -97,6 +99,7 @@ void RoomState::advance(int64_t now_us) {
   } while (!last_us_.compare_exchange_weak(last, now_us));
   // This thread owns the span [last, now_us): no other thread counts it. While the called
   // visitors who came back have booked tokens far ahead, the span calls nobody more.
+  look_back(now_us);
   if (paused_.load() || bucket_.backlog_us(now_us) > kHoldBacklogUs) return;
   int64_t from = last;
   if (!opened_.load()) {
@@ -142,15 +145,58 @@ void RoomState::expire(uint64_t from, uint64_t to) {
     const uint64_t old = redeemed_bits_[index >> 6].fetch_and(~mask);
     const uint64_t lost = n - static_cast<uint64_t>(std::popcount(old & mask));
     abandoned_.fetch_add(lost);
-    recent_lost_.fetch_add(lost);
-    // Both halved now and then, so the share follows the crowd of the last few
-    // windows.
-    if (recent_seen_.fetch_add(n) + n > 2 * window_) {
-      recent_seen_.store(recent_seen_.load() / 2);
-      recent_lost_.store(recent_lost_.load() / 2);
-    }
     t += n;
   }
+}
+
+void RoomState::look_back(int64_t now_us) {
+  int64_t due = next_checkpoint_us_.load();
+  if (now_us >= due && next_checkpoint_us_.compare_exchange_strong(due, now_us + kCheckpointUs)) {
+    const size_t slot = checkpoint_seq_.fetch_add(1) % kCheckpoints;
+    checkpoint_us_[slot].store(0);  // being written
+    checkpoint_called_[slot].store(called());
+    checkpoint_us_[slot].store(now_us);
+  }
+  // The counter as it stood kNoShowLagUs ago: the newest checkpoint at least that old.
+  const int64_t then = now_us - kNoShowLagUs;
+  uint64_t upto = 0;
+  int64_t best = 0;
+  for (size_t i = 0; i < kCheckpoints; ++i) {
+    const int64_t at = checkpoint_us_[i].load();
+    if (at != 0 && at <= then && at > best) {
+      best = at;
+      upto = checkpoint_called_[i].load();
+    }
+  }
+  uint64_t from = looked_up_to_.load();
+  do {
+    if (upto <= from) return;
+  } while (!looked_up_to_.compare_exchange_weak(from, upto));
+  // Only tickets still in the redemption window have their bit.
+  const uint64_t c = called();
+  const uint64_t half = window_ / 2;
+  if (c > half && from < c - half) from = c - half;
+  if (upto <= from) return;
+  const uint64_t n = upto - from;
+  recent_lost_.fetch_add(unredeemed(from, upto));
+  // Both halved now and then, so the share follows the crowd of the last ~20 s.
+  if (recent_seen_.fetch_add(n) + n > recent_span_) {
+    recent_seen_.store(recent_seen_.load() / 2);
+    recent_lost_.store(recent_lost_.load() / 2);
+  }
+}
+
+uint64_t RoomState::unredeemed(uint64_t from, uint64_t to) const {
+  uint64_t lost = 0;
+  for (uint64_t t = from + 1; t <= to;) {
+    const uint64_t index = t & (window_ - 1);
+    const uint64_t bit = index & 63;
+    const uint64_t n = std::min<uint64_t>(64 - bit, to - t + 1);
+    const uint64_t mask = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
+    lost += n - static_cast<uint64_t>(std::popcount(redeemed_bits_[index >> 6].load() & mask));
+    t += n;
+  }
+  return lost;
 }
 
 double RoomState::speedup() const {

@@ -23,11 +23,14 @@
 //     runs far ahead of what the door lets through.
 //   - Abandoned tickets do not hold capacity: a called ticket whose holder never returns leaves
 //     its token unused, so the counter calls more tickets to use it, in two ways. (1) It runs at
-//     admit_rate / (1 - a), where a is the share of recently expired tickets that were never
-//     redeemed (a <= 0.5, learnt from the redemption bits as tickets leave the window). (2) Every
-//     token the burst cap would throw away while people wait calls one more ticket at once. So
-//     with 30% never returning, admissions still run close to admit_rate, and the bucket bound
-//     above still holds. ETA = position / (admit_rate / (1 - a)) + booking backlog.
+//     admit_rate / (1 - a), where a is the share of no-shows among the tickets called about
+//     kNoShowLagUs ago (a <= 0.5): every ticket is looked at once, that long after its call (a
+//     ring of (time, counter) checkpoints says which tickets were called then), and counts as a
+//     no-show if its redemption bit is still clear. Visitors come back within about a second of
+//     their turn, so 4 s later a clear bit means a closed tab. (2) Every token the burst cap would
+//     throw away while people wait calls one more ticket at once. So with 30% never returning,
+//     admissions still run close to admit_rate, and the bucket bound above still holds.
+//     ETA = position / (admit_rate / (1 - a)) + booking backlog.
 //   - Redemption window: a ticket may be redeemed while called - window/2 < ticket <= called. One
 //     bit per ticket in a ring of `window` bits records redemptions, so a copied ticket gets in at
 //     most once, and a ticket still unredeemed when it leaves the window is counted abandoned; its
@@ -60,6 +63,7 @@
 // (advancing the counter clears one word of redemption bits per 64 called tickets).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <expected>
@@ -178,9 +182,13 @@ class RoomState {
 
  private:
   static constexpr int kFracBits = 16;
-  /// Tickets that must have left the window before their abandonment share is
-  /// trusted.
+  /// Tickets that must have been looked at before their no-show share is trusted.
   static constexpr uint64_t kMinSeen = 64;
+  /// How long after its call a ticket is looked at for the no-show share.
+  static constexpr int64_t kNoShowLagUs = 4'000'000;
+  /// Counter checkpoints: one per kCheckpointUs, kCheckpoints of them (> kNoShowLagUs in all).
+  static constexpr int64_t kCheckpointUs = 250'000;
+  static constexpr size_t kCheckpoints = 32;
   /// The counter runs at most 1 / (1 - this) times admit_rate on account of
   /// abandonment.
   static constexpr double kMaxLostShare = 0.5;
@@ -191,6 +199,10 @@ class RoomState {
   void open();
   Place place_of(uint64_t effective_ticket, int64_t now_us) const;
   void expire(uint64_t from, uint64_t to);
+  /// Records a checkpoint now and then, and looks at the tickets called kNoShowLagUs ago.
+  void look_back(int64_t now_us);
+  /// Counts the tickets in (from, to] whose redemption bit is clear (no wrap: within the window).
+  uint64_t unredeemed(uint64_t from, uint64_t to) const;
   uint64_t next_admission() { return admissions_.fetch_add(1) + 1; }
   /// 1 / (1 - share of recently expired tickets that were never redeemed).
   double speedup() const;
@@ -209,8 +221,14 @@ class RoomState {
   std::atomic<uint64_t> redeemed_{0};
   std::atomic<uint64_t> abandoned_{0};
   std::atomic<uint64_t> given_back_{0};
-  std::atomic<uint64_t> recent_seen_{0};  ///< tickets that left the window lately (decaying)
-  std::atomic<uint64_t> recent_lost_{0};  ///< of those, never redeemed
+  std::atomic<uint64_t> recent_seen_{0};  ///< tickets looked at lately (decaying)
+  std::atomic<uint64_t> recent_lost_{0};  ///< of those, not redeemed kNoShowLagUs after their call
+  const uint64_t recent_span_;            ///< both halve when recent_seen_ passes this
+  std::atomic<int64_t> next_checkpoint_us_{0};
+  std::atomic<uint64_t> checkpoint_seq_{0};
+  std::array<std::atomic<int64_t>, kCheckpoints> checkpoint_us_{};
+  std::array<std::atomic<uint64_t>, kCheckpoints> checkpoint_called_{};
+  std::atomic<uint64_t> looked_up_to_{0};  ///< tickets <= this have been looked at
   std::atomic<bool> paused_{false};
   std::atomic<uint64_t> preopen_block_{0};
   std::atomic<bool> opened_{false};

@@ -170,13 +170,14 @@ BOOST_AUTO_TEST_CASE(abandoned_tickets_do_not_slow_the_rest) {
   // Some who leave were let in on their first answer.
   BOOST_TEST(admitted(o) >= o.stayed);
   const double ideal = o.stayed / s.rate;
-  BOOST_TEST(percentile(o.in_us, 0.99) <= ideal + 2 * s.refresh_s);
+  BOOST_TEST(percentile(o.in_us, 0.99) <= ideal + s.refresh_s);
   check_bucket_bound(s, o);
-  // Capacity used while the line drains. Measured: about 80 % of admit_rate (the no-shows are
-  // learnt only from the burst cap within a spike this short; the abandonment share needs
-  // window/2 tickets to pass). A floor against regressions, not the goal.
-  const size_t drain = static_cast<size_t>(ideal) - 2;
+  // Capacity used while the line drains: the no-show share is learnt within a few seconds (each
+  // ticket looked at 4 s after its call), after which every second lets in admit_rate.
+  // Measured: 94 % over the whole drain, 500 a second from second 8 on.
+  const size_t drain = static_cast<size_t>(ideal) - 1;
   double sum = 0;
   for (size_t i = 1; i <= drain; ++i) sum += o.admitted_per_s[i];
-  BOOST_TEST(sum / static_cast<double>(drain) >= 0.75 * s.rate);
+  BOOST_TEST(sum / static_cast<double>(drain) >= 0.9 * s.rate);
+  for (size_t i = 10; i <= drain; ++i) BOOST_TEST(o.admitted_per_s[i] >= 0.95 * s.rate);
 }
