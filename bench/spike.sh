@@ -29,6 +29,8 @@
 #   PAGE_RUNS (3, 0 = skip the h2load test) H2_DURATION (3) ORIGIN_CAPACITY (60)
 #   ORIGIN_SERVICE_MS (100) SOURCES (64 loopback source addresses) SERVER_CPU (0) GEN_CPU (1)
 #   PORT_BASE (18500) BUILD_DIR (build-bench) RUN_DIR (mktemp -d) MAX_TOTAL_S (1800)
+#   ABANDON (0: the share of clients who close the tab after their first answer; the "in" share
+#   and the fairness figures are then of those who stayed)
 # Everything listens on 127.0.0.1; every process started here is stopped by its PID.
 set -u -o pipefail
 
@@ -52,6 +54,7 @@ PORT_BASE=${PORT_BASE:-18500}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 RUN_DIR=${RUN_DIR:-}
 MAX_TOTAL_S=${MAX_TOTAL_S:-1800}
+ABANDON=${ABANDON:-0}
 
 ORIGIN_PORT=$((PORT_BASE + 80))
 NGINX_PORT=$((PORT_BASE + 11))
@@ -209,10 +212,10 @@ run_scenario() {    # run_scenario NAME
         tracer=$!; STARTED+=("$tracer")
     fi
     echo "# taskset -c $GEN_CPU $BUILD_DIR/pforte-spike --target 127.0.0.1:$port --stats 127.0.0.1:$ORIGIN_PORT" \
-        "--clients $CLIENTS --window $WINDOW --limit $LIMIT --mode $mode --sources $SOURCES --label $name $whole" >"$raw"
+        "--clients $CLIENTS --window $WINDOW --limit $LIMIT --mode $mode --sources $SOURCES --label $name --abandon $ABANDON $whole" >"$raw"
     timeout $(( ${LIMIT%.*} + 120 )) taskset -c "$GEN_CPU" "$BUILD_DIR/pforte-spike" --target "127.0.0.1:$port" \
         --stats "127.0.0.1:$ORIGIN_PORT" --clients "$CLIENTS" --window "$WINDOW" --limit "$LIMIT" \
-        --mode "$mode" --sources "$SOURCES" --label "$name" $whole >>"$raw" 2>&1
+        --mode "$mode" --sources "$SOURCES" --label "$name" --abandon "$ABANDON" $whole >>"$raw" 2>&1
     echo "# exit $?; load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw"
     RES[$name]=$(grep '^RESULT ' "$raw" | tail -1)
     grep -v '^RESULT ' "$raw" | sed 's/^/    /' >&2
@@ -259,7 +262,7 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
     for s in $SCENARIOS; do
         r=${RES[$s]:-}
         if [ -z "$r" ]; then echo "| $s | ${LOAD[$s]:-} | (no result) |||||||||"; continue; fi
-        echo "| $s | ${LOAD[$s]} | $(field "$r" in) ($(field "$r" in_pct) %) | $(field "$r" p50) | $(field "$r" p99) | $(field "$r" max)" \
+        echo "| $s | ${LOAD[$s]} | $(field "$r" in) ($(field "$r" in_pct) %, $(field "$r" left) left) | $(field "$r" p50) | $(field "$r" p99) | $(field "$r" max)" \
              "| $(field "$r" err5xx) | $(field "$r" origin_rejected) | $(field "$r" origin_peak)" \
              "| $(field "$r" overtakes_max) / $(field "$r" overtakes_total) / $(field "$r" overtaken)" \
              "| $(field "$r" ot100_max) / $(field "$r" ot100_total) / $(field "$r" ot100_clients) | $(field "$r" requests) | $(field "$r" lag) / $(field "$r" fdwait) |"

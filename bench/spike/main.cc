@@ -43,6 +43,7 @@ struct Options {
   double limit_s = 120.0;
   bool page_mode = false;
   bool whole_seconds = false;  // ignore retry_after_ms and the page script: Retry-After/meta only
+  double abandon = 0;          // share of clients who leave after their first answer
   int sources = 64;            // 127.0.0.2 .. 127.0.0.(sources+1)
   double timeout_s = 15.0;
   uint64_t seed = 1;
@@ -62,6 +63,8 @@ struct Client {
   int64_t scheduled_us = 0;     // planned arrival, relative to the start
   int64_t arrival_us = kNever;  // first request started, relative to the start
   int64_t done_us = kNever;     // got the login's 200, relative to the start
+  bool abandons = false;        // closes the tab after the first answer that is not the login
+  bool left = false;            // has done so
   int polls = 0;
   std::string cookie;
   bufferevent* bev = nullptr;
@@ -75,6 +78,7 @@ struct Counters {
            other_status = 0, conn_errors = 0, timeouts = 0, bad_responses = 0;
   int64_t max_lag_us = 0;  // how late the first request left compared with the plan
   uint64_t queued = 0;     // polls that waited for a descriptor
+  uint64_t left = 0;       // clients who left after their first answer (--abandon)
   size_t max_queue = 0;
   int64_t max_queue_us = 0;  // longest such wait
 };
@@ -233,6 +237,12 @@ void finish_poll(Client& cl, const Response& r) {
     ++g.c.other_status;
   }
   if (wait_s < 0) wait_s = 1;
+  if (cl.abandons) {
+    cl.left = true;
+    ++g.c.left;
+    if (--g.remaining == 0) event_base_loopexit(g.base, nullptr);
+    return;
+  }
   // A client that runs the page's script or reads retry_after_ms waits to the millisecond.
   const bool exact = !g.opt.whole_seconds && r.wait_ms > 0 && (r.status == 429 || r.is_html);
   schedule(cl, exact ? r.wait_ms * 1000 : wait_s * 1000000);
@@ -404,7 +414,7 @@ struct Fairness {
 Fairness fairness(const std::vector<Client>& cs, int64_t gap_us) {
   std::vector<const Client*> by_arrival;
   for (const Client& c : cs) {
-    if (c.arrival_us != kNever) by_arrival.push_back(&c);
+    if (c.arrival_us != kNever && !c.left) by_arrival.push_back(&c);
   }
   std::sort(by_arrival.begin(), by_arrival.end(),
             [](const Client* a, const Client* b) { return a->arrival_us < b->arrival_us; });
@@ -454,7 +464,8 @@ bool parse_hostport(const char* s, std::string& host, int& port) {
   std::fprintf(stderr,
                "usage: pforte-spike --target HOST:PORT [--stats HOST:PORT] [--clients N]\n"
                "       [--window S] [--limit S] [--mode json|page] [--path P] [--sources N]\n"
-               "       [--timeout S] [--seed N] [--label NAME] [--whole-seconds]\n");
+               "       [--timeout S] [--seed N] [--label NAME] [--whole-seconds]\n"
+               "       [--abandon SHARE]\n");
   std::exit(2);
 }
 
@@ -490,6 +501,8 @@ Options parse_options(int argc, char** argv) {
       o.seed = std::strtoull(next(), nullptr, 10);
     } else if (a == "--label") {
       o.label = next();
+    } else if (a == "--abandon") {
+      o.abandon = std::atof(next());
     } else if (a == "--whole-seconds") {
       o.whole_seconds = true;
     } else {
@@ -552,6 +565,7 @@ int main(int argc, char** argv) {
     cl.gen = &g;
     cl.index = i;
     cl.scheduled_us = arrive(g.rng);
+    cl.abandons = std::uniform_real_distribution<double>(0, 1)(g.rng) < o.abandon;
     schedule(cl, cl.scheduled_us);
   }
   g.stop_timer = evtimer_new(g.base, on_stop, &g);
@@ -563,6 +577,8 @@ int main(int argc, char** argv) {
 
   std::vector<int64_t> waits;
   uint64_t in = 0;
+  // Clients who left are not waited for: shares are of those who stayed.
+  const int stayed = o.clients - static_cast<int>(g.c.left);
   for (const Client& cl : g.clients) {
     if (cl.done_us != kNever) {
       ++in;
@@ -579,7 +595,7 @@ int main(int argc, char** argv) {
 
   std::printf(
       "%s: %d clients in %.1f s window (%s mode), limit %.0f s, ran %.1f s\n"
-      "  logged in: %llu (%.2f %%)\n"
+      "  logged in: %llu (%.2f %% of those who stayed; %llu left after their first answer)\n"
       "  time to get in: p50 %.2f s, p99 %.2f s, max %.2f s\n"
       "  requests %llu (%.0f/s), 5xx %llu (503: %llu), 429 %llu, pages %llu, other %llu,"
       " conn errors %llu, timeouts %llu, bad %llu\n"
@@ -590,8 +606,8 @@ int main(int argc, char** argv) {
       "  generator: latest first request %.2f s after its planned arrival; %d descriptors;"
       " %llu polls waited for one (queue max %zu, longest wait %.2f s)\n",
       o.label.c_str(), o.clients, o.window_s, o.page_mode ? "page" : "json", o.limit_s, wall_s,
-      static_cast<unsigned long long>(in), 100.0 * static_cast<double>(in) / o.clients,
-      pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1.0),
+      static_cast<unsigned long long>(in), 100.0 * static_cast<double>(in) / stayed,
+      static_cast<unsigned long long>(g.c.left), pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1.0),
       static_cast<unsigned long long>(g.c.requests), static_cast<double>(g.c.requests) / wall_s,
       static_cast<unsigned long long>(g.c.errors_5xx),
       static_cast<unsigned long long>(g.c.status_503), static_cast<unsigned long long>(g.c.waiting),
@@ -609,14 +625,14 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(g.c.queued), g.c.max_queue,
       static_cast<double>(g.c.max_queue_us) / 1e6);
   std::printf(
-      "RESULT label=%s mode=%s clients=%d in=%llu in_pct=%.2f p50=%.2f p99=%.2f max=%.2f "
+      "RESULT label=%s mode=%s clients=%d left=%llu in=%llu in_pct=%.2f p50=%.2f p99=%.2f max=%.2f "
       "requests=%llu err5xx=%llu conn_err=%llu timeouts=%llu overtakes_max=%llu "
       "overtakes_total=%llu overtaken=%llu ot100_max=%llu ot100_total=%llu ot100_clients=%llu "
       "origin_served=%s origin_rejected=%s origin_peak=%s "
       "lag=%.2f fdwait=%.2f wall=%.1f\n",
       o.label.c_str(), o.page_mode ? "page" : "json", o.clients,
-      static_cast<unsigned long long>(in), 100.0 * static_cast<double>(in) / o.clients,
-      pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1.0),
+      static_cast<unsigned long long>(g.c.left), static_cast<unsigned long long>(in),
+      100.0 * static_cast<double>(in) / stayed, pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1.0),
       static_cast<unsigned long long>(g.c.requests),
       static_cast<unsigned long long>(g.c.errors_5xx),
       static_cast<unsigned long long>(g.c.conn_errors),
