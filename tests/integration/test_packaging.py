@@ -233,7 +233,7 @@ class DebianPackage(unittest.TestCase):
         used = set(re.findall(r"\{\{([a-z_]+)\}\}", page))
         self.assertTrue({"position", "refresh_seconds"} <= used, used)
         self.assertLessEqual(used, {"position", "eta_seconds", "eta_minutes", "refresh_seconds",
-                                    "room", "lang"})
+                                    "refresh_ms", "room", "lang"})
         self.assertNotRegex(page, r'(src|href)="(https?:)?//', "the page loads nothing from elsewhere")
 
     def test_installs_and_runs_as_its_unit_says_on_a_fresh_machine(self):
