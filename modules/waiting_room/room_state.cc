@@ -337,6 +337,9 @@ std::string RoomState::serialize(int64_t now_us) {
   line("opened", opened_.load() ? 1 : 0);
   line("preopen_block", preopen_block_.load());
   s.append("tokens ").append(tokens).append("\n");
+  // Bookings not yet due (their holders' cookies pass at their times whatever happens here): the
+  // restored bucket stays empty that long, so a restart does not let in more than the rate.
+  line("backlog_us", static_cast<uint64_t>(bucket_.backlog_us(now_us)));
   return s;
 }
 
@@ -393,7 +396,10 @@ std::expected<std::unique_ptr<RoomState>, std::string> RoomState::restore(
   room->opened_.store(fields["opened"] != 0 || options.opens_at_us == 0 ||
                       now_us >= options.opens_at_us);
   if (fields["opened"] == 0 && room->opened_.load()) room->open();
-  room->bucket_.set_available(tokens, now_us);
+  // backlog_us is absent from files written before bookings existed.
+  const uint64_t backlog = fields.contains("backlog_us") ? fields["backlog_us"] : 0;
+  room->bucket_.set_available(tokens, now_us,
+                              static_cast<int64_t>(std::min<uint64_t>(backlog, 3'600'000'000)));
   return room;
 }
 

@@ -60,9 +60,10 @@ int64_t TokenBucket::full_ns_between(int64_t since_us, int64_t now_us) const {
   return std::max<int64_t>(0, now_us * kNsPerUs - from);
 }
 
-void TokenBucket::set_available(double tokens, int64_t now_us) {
+void TokenBucket::set_available(double tokens, int64_t now_us, int64_t backlog_us) {
   tokens = std::clamp(tokens, 0.0, burst_);
-  const int64_t ahead = std::llround((burst_ - tokens) * static_cast<double>(interval_ns_));
+  const int64_t ahead = std::llround((burst_ - tokens) * static_cast<double>(interval_ns_)) +
+                        std::max<int64_t>(0, backlog_us) * kNsPerUs;
   tat_ns_.store(now_us * kNsPerUs + ahead, std::memory_order_relaxed);
 }
 

@@ -34,8 +34,9 @@ class TokenBucket {
   /// `since_us`, i.e. the time whose refill was lost to the burst cap. The
   /// waiting room turns that lost capacity into calling more tickets.
   int64_t full_ns_between(int64_t since_us, int64_t now_us) const;
-  /// Sets the fill level (for restoring saved state).
-  void set_available(double tokens, int64_t now_us);
+  /// Sets the fill level (for restoring saved state); `backlog_us` > 0 (with tokens 0) restores
+  /// bookings not yet due, as backlog_us() reported them.
+  void set_available(double tokens, int64_t now_us, int64_t backlog_us = 0);
 
   double rate() const { return rate_; }
   double burst() const { return burst_; }

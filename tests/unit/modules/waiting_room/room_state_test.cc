@@ -422,6 +422,32 @@ BOOST_AUTO_TEST_CASE(restart_keeps_every_place_and_the_draw) {
   BOOST_TEST(again.arrive(back).ticket == 501u);
 }
 
+BOOST_AUTO_TEST_CASE(bookings_not_yet_due_survive_a_restart) {
+  // Rate 10, burst 1: ticket 1 takes the token, tickets 2..6 get bookings 0.1 s apart. Saved and
+  // restored at once, the bucket stays empty until the last booking is due, so the restart lets
+  // nobody in on top of the bookings (whose cookies pass at their times regardless).
+  RoomOptions o{.admit_rate = 10, .admit_burst = 1};
+  RoomState room(o, kT0, 3);
+  room.pause(kT0);
+  for (int i = 0; i < 6; ++i) room.arrive(kT0);
+  room.resume(kT0);
+  const int64_t t = kT0 + kSecond;
+  room.advance(t);
+  BOOST_TEST((room.redeem(1, t).kind == Redemption::Kind::kAdmitted));
+  int64_t last_due = 0;
+  for (uint64_t k = 2; k <= 6; ++k) last_due = room.redeem(k, t).not_before_us;
+  BOOST_TEST(last_due == t + kSecond / 2);
+  auto restored = RoomState::restore(o, room.serialize(t), t);
+  BOOST_REQUIRE(restored.has_value());
+  RoomState& again = **restored;
+  // A new arrival queues: no token before the bookings are all due.
+  BOOST_TEST((again.arrive(t + kSecond / 4).kind == Arrival::Kind::kTicket));
+  // A blob from before bookings (no backlog_us line) still restores.
+  std::string old = room.serialize(t);
+  old.erase(old.find("backlog_us"));
+  BOOST_TEST(RoomState::restore(o, old, t).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(room_saved_before_opening_draws_after_restart) {
   const int64_t opens = kT0 + 10 * kSecond;
   RoomOptions o{.admit_rate = 50, .admit_burst = 20, .opens_at_us = opens};
