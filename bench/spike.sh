@@ -29,6 +29,8 @@
 #   PAGE_RUNS (3, 0 = skip the h2load test) H2_DURATION (3) ORIGIN_CAPACITY (60)
 #   ORIGIN_SERVICE_MS (100) SOURCES (64 loopback source addresses) SERVER_CPU (0) GEN_CPU (1)
 #   PORT_BASE (18500) BUILD_DIR (build-bench) RUN_DIR (mktemp -d) MAX_TOTAL_S (1800)
+#   ORIGIN_NICE (0; e.g. -10 gives the origin priority on the core it shares with the proxy, as if
+#   it had a machine of its own)
 #   ABANDON (0: the share of clients who close the tab after their first answer; the "in" share
 #   and the fairness figures are then of those who stayed)
 # Everything listens on 127.0.0.1; every process started here is stopped by its PID.
@@ -55,6 +57,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 RUN_DIR=${RUN_DIR:-}
 MAX_TOTAL_S=${MAX_TOTAL_S:-1800}
 ABANDON=${ABANDON:-0}
+ORIGIN_NICE=${ORIGIN_NICE:-0}
 
 ORIGIN_PORT=$((PORT_BASE + 80))
 NGINX_PORT=$((PORT_BASE + 11))
@@ -167,7 +170,7 @@ EOF
 
 ORIGIN_PID=""
 start_origin() {
-    taskset -c "$SERVER_CPU" "$BUILD_DIR/pforte-origin" --listen "127.0.0.1:$ORIGIN_PORT" --threads 1 --quiet \
+    nice -n "$ORIGIN_NICE" taskset -c "$SERVER_CPU" "$BUILD_DIR/pforte-origin" --listen "127.0.0.1:$ORIGIN_PORT" --threads 1 --quiet \
         --login-capacity "$ORIGIN_CAPACITY" --login-service-ms "$ORIGIN_SERVICE_MS" --login-overload 503 \
         >"$RUN/logs/origin.$1.out" 2>&1 &
     ORIGIN_PID=$!; STARTED+=("$ORIGIN_PID")

@@ -280,6 +280,7 @@ Redemption RoomState::redeem(uint64_t ticket, int64_t now_us) {
   } else {
     r.kind = Redemption::Kind::kScheduled;
     r.not_before_us = due_us;
+    booked_.fetch_add(1);
     r.place.eta_s = static_cast<double>(due_us - now_us) * 1e-6;
   }
   return r;

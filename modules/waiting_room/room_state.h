@@ -172,6 +172,10 @@ class RoomState {
   /// Admissions taken back by give_back() or take_ticket().
   uint64_t given_back() const { return given_back_.load(); }
   uint64_t abandoned() const { return abandoned_.load(); }
+  /// Admissions by ticket that found no token free and got one booked.
+  uint64_t booked() const { return booked_.load(); }
+  /// How far ahead tokens are booked at `now_us` (0: none outstanding).
+  int64_t backlog_us(int64_t now_us) const { return bucket_.backlog_us(now_us); }
   uint64_t window() const { return window_; }
   /// The place ticket `raw` holds after the opening draw (identity for later
   /// tickets).
@@ -221,6 +225,7 @@ class RoomState {
   std::atomic<uint64_t> redeemed_{0};
   std::atomic<uint64_t> abandoned_{0};
   std::atomic<uint64_t> given_back_{0};
+  std::atomic<uint64_t> booked_{0};
   std::atomic<uint64_t> recent_seen_{0};  ///< tickets looked at lately (decaying)
   std::atomic<uint64_t> recent_lost_{0};  ///< of those, not redeemed kNoShowLagUs after their call
   const uint64_t recent_span_;            ///< both halve when recent_seen_ passes this

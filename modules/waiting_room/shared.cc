@@ -113,6 +113,8 @@ std::string Room::json(int64_t now_us) const {
   out += ",\"admitted\":" + std::to_string(state->admissions());
   out += ",\"abandoned\":" + std::to_string(state->abandoned());
   out += ",\"given_back\":" + std::to_string(state->given_back());
+  out += ",\"booked\":" + std::to_string(state->booked());
+  out += ",\"booked_ahead_ms\":" + std::to_string(state->backlog_us(now_us) / 1000);
   out += ",\"rate\":" + number(config.admit_rate);
   out += ",\"burst\":" + number(config.admit_burst);
   out += ",\"paused\":";
@@ -258,6 +260,12 @@ void WaitingRoomShared::write_metrics(module::MetricsWriter& out) const {
     out.counter("pforte_waiting_room_given_back_total",
                 "Admissions taken back because the platform answered 502/503/504 at once.", labels,
                 static_cast<double>(r->state->given_back()));
+    out.counter("pforte_waiting_room_booked_total",
+                "Called visitors who found no token free and got the next one booked.", labels,
+                static_cast<double>(r->state->booked()));
+    out.gauge("pforte_waiting_room_booked_ahead_seconds",
+              "How far ahead tokens are booked for called visitors (0: none outstanding).", labels,
+              static_cast<double>(r->state->backlog_us(unix_us_now())) * 1e-6);
   }
 }
 

@@ -344,6 +344,11 @@ class Admission(WaitingRoomCase):
         self.assertEqual(read_token(held.cookie)[0], 2)  # now an admission
         outcomes = [l["waiting_room"] for l in proxy.access_lines(wait_for=7)]
         self.assertEqual(outcomes[-3:], ["scheduled", "scheduled", "admitted"])
+        metrics = get(proxy.admin, path="/metrics").body.decode()
+        self.assertRegex(metrics, r'pforte_waiting_room_booked_total\{room="login"\} 1\b')
+        state = get(proxy.admin, path="/waiting-room/login").json()
+        self.assertEqual(state["booked"], 1)
+        self.assertEqual(state["booked_ahead_ms"], 0)  # all due by now
         self.assertEqual(login_count(self.origin), 3)
 
     def test_a_visitor_the_platform_turned_away_waits_for_a_new_token(self):
