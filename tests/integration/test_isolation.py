@@ -225,6 +225,23 @@ class Fragments(IsolationTestCase):
         _, metrics = harness.curl_status(self.proxy.url("/metrics", admin=True))
         self.assertGreaterEqual(upstream_requests(metrics.decode(), "blog", "breaker_open"), 3)
 
+    def test_clients_that_leave_a_hung_blog_early_are_counted_but_do_not_open_its_breaker(self):
+        self.start(blog_extra='circuit_breaker = { failure_ratio = 0.5, min_requests = 2, '
+                              'window = "10s", open_for = "10s" }', admin=True)
+        self.o.set_blog("hung")
+        for _ in range(3):
+            harness.curl("--http1.1", self.proxy.url("/news/latest"), timeout=0.3)
+        deadline = time.monotonic() + 2
+        while True:  # pforte learns of the client leaving a moment after curl gives up
+            _, metrics = harness.curl_status(self.proxy.url("/metrics", admin=True))
+            text = metrics.decode()
+            if upstream_requests(text, "blog", "client_left") >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(upstream_requests(text, "blog", "client_left"), 3, text)
+        self.assertEqual(upstream_requests(text, "blog", "abandoned"), 0)
+        self.assertIn('pforte_circuit_open{upstream="blog"} 0', text)
+
     def test_dead_blog_shows_the_alt_at_once(self):
         self.start("dead")
         status, _, body, total, _ = self.home()
