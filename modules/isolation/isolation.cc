@@ -70,7 +70,8 @@ module::Decision unavailable(std::string_view retry_after, std::string_view mess
 
 std::string_view outcome_name(Outcome o) {
   static constexpr std::string_view kNames[kOutcomes] = {
-      "ok", "5xx", "error", "timeout", "bulkhead_full", "queue_timeout", "breaker_open"};
+      "ok",           "5xx",       "error",      "timeout", "bulkhead_full", "queue_timeout",
+      "breaker_open", "abandoned", "client_left"};
   return kNames[static_cast<size_t>(o)];
 }
 
@@ -102,6 +103,7 @@ UpstreamState::UpstreamState(const config::UpstreamConfig& config)
     outcomes_[i] = &module::metrics().counter(
         "pforte_upstream_requests_total",
         "Requests to an upstream by outcome: ok, 5xx, error, timeout (from the upstream), "
+        "abandoned (no head by the caller's deadline, e.g. a late ESI include), client_left, "
         "bulkhead_full, queue_timeout, breaker_open (answered 503 by pforte).",
         {{"upstream", name_}, {"outcome", std::string(outcome_name(static_cast<Outcome>(i)))}});
   }
@@ -429,6 +431,17 @@ class IsolationModule : public module::Module {
   }
 
   void on_log(module::ExchangeContext& ctx, module::LogRecord&) override {
+    // Given up before the head while a server had the request (or its connect): a caller's
+    // deadline makes that a failure of the server; a client that left says nothing about it.
+    if (Admission* a = admitted(ctx); a && !ctx.upstream_server().empty()) {
+      a->recorded = true;
+      if (ctx.deadline_missed()) {
+        record(*a, ctx, false);
+        a->upstream->count(Outcome::kAbandoned);
+      } else {
+        a->upstream->count(Outcome::kClientLeft);
+      }
+    }
     if (auto* a = static_cast<Admission*>(ctx.state(index_).get())) {
       a->leave();
       a->release();

@@ -11,7 +11,11 @@
 //                  breaker and for the server's passive health.
 //   response_head  the first head of an admitted request: a 5xx is a failure, anything else a
 //                  success.
-//   log            gives the bulkhead place back (exactly once per exchange) and wakes a waiter.
+//   log            a request sent to a server and given up before its head: at the caller's
+//                  deadline (an ESI include that missed its fragment timeout) a failure like a
+//                  timeout, so a hung upstream reached only through fragments opens its breaker
+//                  and is ejected; a client that left is counted but is no verdict. Then gives
+//                  the bulkhead place back (exactly once per exchange) and wakes a waiter.
 //
 // Process-wide state (IsolationShared, one UpstreamState per upstream, kept across a reload when
 // the upstream's name and servers match): the bulkhead counters and breaker, and per server a
@@ -19,8 +23,8 @@
 // (proxy/module/upstream_health.h), which the pools consult on every server choice. Worker 0's
 // instance runs the active health checks of upstreams with a `health` table.
 //
-// Metrics: pforte_upstream_requests_total{upstream,outcome} (ok, 5xx, error, timeout,
-// bulkhead_full, queue_timeout, breaker_open), pforte_circuit_open{upstream},
+// Metrics: pforte_upstream_requests_total{upstream,outcome} (ok, 5xx, error, timeout, abandoned,
+// client_left, bulkhead_full, queue_timeout, breaker_open), pforte_circuit_open{upstream},
 // pforte_upstream_healthy{upstream,server}, pforte_upstream_in_flight{upstream},
 // pforte_upstream_pending{upstream}. Status: per upstream the breaker, in-flight and pending
 // counts and per server the health.
@@ -49,8 +53,10 @@ enum class Outcome : uint8_t {
   kBulkheadFull,  ///< answered 503: max_connections in flight and max_pending waiting
   kQueueTimeout,  ///< answered 503: waited for a place longer than connect_timeout
   kBreakerOpen,   ///< answered 503: the circuit breaker is open
+  kAbandoned,     ///< given up before the head at the caller's deadline (an include too late)
+  kClientLeft,    ///< the client left before the head (no verdict on the upstream)
 };
-inline constexpr size_t kOutcomes = 7;
+inline constexpr size_t kOutcomes = 9;
 std::string_view outcome_name(Outcome o);
 
 /// One server of an upstream.

@@ -500,8 +500,13 @@ void Exchange::on_downstream_closed() {
     return;
   }
   finished_ = true;
-  if (!head_sent_) status_ = 499;
-  if (note_.empty()) note_ = "client closed the connection";
+  if (!head_sent_) {
+    status_ = 499;
+    // The attempt under way, for the log and the modules' per-server accounting.
+    if (upstream_) upstream_server_ = upstream_->server_text();
+  }
+  if (note_.empty())
+    note_ = deadline_missed_ ? "the caller's deadline passed" : "client closed the connection";
   write_log();
   release_upstream();
 }

@@ -53,6 +53,9 @@ class Exchange final : public module::ExchangeContext,
   void on_downstream_writable();
   /// The client went away or reset the stream. The downstream must not be used afterwards.
   void on_downstream_closed();
+  /// The caller's deadline passed (an internal fetch's timeout); call on_downstream_closed()
+  /// next. Modules see it in log as deadline_missed().
+  void mark_deadline_missed() { deadline_missed_ = true; }
 
   bool response_started() const { return head_sent_; }
   bool finished() const { return finished_; }
@@ -73,6 +76,7 @@ class Exchange final : public module::ExchangeContext,
   uint32_t fetch_flags() const override { return info_.fetch_flags; }
   module::WorkerServices& services() override { return worker_.services(); }
   std::string_view upstream_server() const override { return upstream_server_; }
+  bool deadline_missed() const override { return deadline_missed_; }
   void replace_response(module::LocalReply reply) override;
   void set_body_rewritten() override { body_rewritten_ = true; }
   void hold_body_end() override { body_held_ = true; }
@@ -128,6 +132,7 @@ class Exchange final : public module::ExchangeContext,
   bool end_sent_ = false;  ///< the downstream has been told the response is complete
   bool finished_ = false;
   bool logged_ = false;
+  bool deadline_missed_ = false;  ///< given up at the caller's deadline (mark_deadline_missed)
   int status_ = 0;
   uint64_t bytes_sent_ = 0;
   std::string upstream_server_;

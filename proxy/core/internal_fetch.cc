@@ -49,6 +49,7 @@ void InternalFetch::on_start(evutil_socket_t, short, void* self) {
 
 void InternalFetch::on_timeout(evutil_socket_t, short, void* self) {
   auto* f = static_cast<InternalFetch*>(self);
+  if (f->exchange_) f->exchange_->mark_deadline_missed();
   module::FetchResult r;
   r.error = "timeout";
   f->complete(std::move(r));

@@ -167,6 +167,11 @@ class ExchangeContext {
   /// known: in response_head for an upstream's response, in upstream_error; else empty. For
   /// per-server passive health.
   virtual std::string_view upstream_server() const { return {}; }
+  /// log: true if the exchange was given up because its caller's deadline passed before the
+  /// response was complete (an internal fetch's timeout, e.g. an ESI include late for its page),
+  /// as opposed to a client that left. Then upstream_server() names the server of the attempt
+  /// under way, if any.
+  virtual bool deadline_missed() const { return false; }
 
   // Response-phase tools. Only valid inside the hook named.
   /// response_head: discard the response (an upstream's head and body, or a local reply) and send

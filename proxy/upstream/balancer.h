@@ -25,7 +25,8 @@ class Balancer {
 
   /// Index of the server to use, or nullopt if every server is excluded. Preference: primaries
   /// that are up; else backups that are up; else primaries that are down (a last try beats
-  /// certain failure); else backups that are down.
+  /// certain failure); else backups that are down. (The pool excludes servers that just failed
+  /// outright: UpstreamPool::server_failed.)
   std::optional<size_t> pick(std::span<const ServerView> servers);
 
  private:

@@ -41,14 +41,15 @@ UpstreamPool::UpstreamPool(event_base* base, Reaper& reaper, const config::Upstr
 
 UpstreamPool::~UpstreamPool() = default;
 
-std::optional<size_t> UpstreamPool::pick(const std::vector<size_t>& excluded) {
-  Clock::time_point now = Clock::now();
+std::optional<size_t> UpstreamPool::pick(const std::vector<size_t>& excluded,
+                                         Clock::time_point now) {
   views_.resize(servers_.size());
   for (size_t i = 0; i < servers_.size(); ++i) {
     const Server& s = servers_[i];
-    views_[i] =
-        ServerView{s.backup, s.down_until <= now && s.health->up(now),
-                   std::find(excluded.begin(), excluded.end(), i) != excluded.end(), s.in_flight};
+    bool blocked = s.blocked_until > now;
+    views_[i] = ServerView{
+        s.backup, s.down_until <= now && s.health->up(now),
+        blocked || std::find(excluded.begin(), excluded.end(), i) != excluded.end(), s.in_flight};
   }
   return balancer_.pick(views_);
 }
@@ -117,12 +118,13 @@ void UpstreamPool::drop_idle(Connection* conn) {
   idle.erase(it);
 }
 
-void UpstreamPool::server_failed(size_t server) {
+void UpstreamPool::server_failed(size_t server, Clock::time_point now) {
   Server& s = servers_[server];
   s.consecutive_failures = std::min<uint32_t>(s.consecutive_failures + 1, 16);
   auto down = std::min<std::chrono::milliseconds>(
       kBaseDownTime * (1u << std::min<uint32_t>(s.consecutive_failures - 1, 5)), kMaxDownTime);
-  s.down_until = Clock::now() + down;
+  s.down_until = now + down;
+  s.blocked_until = now + kBlock;
 }
 
 void UpstreamPool::server_unanswered(size_t server) {
@@ -136,6 +138,7 @@ void UpstreamPool::connect_succeeded(size_t server) {
   Server& s = servers_[server];
   s.consecutive_failures = 0;
   s.down_until = {};
+  s.blocked_until = {};
 }
 
 }  // namespace pforte::upstream

@@ -51,6 +51,8 @@ class Connection {
 class UpstreamPool {
  public:
   using Clock = std::chrono::steady_clock;
+  /// How long a server that server_failed() is not tried at all.
+  static constexpr std::chrono::milliseconds kBlock{1'000};
 
   UpstreamPool(event_base* base, Reaper& reaper, const config::UpstreamConfig& config);
   UpstreamPool(const UpstreamPool&) = delete;
@@ -67,8 +69,10 @@ class UpstreamPool {
   size_t server_count() const { return servers_.size(); }
   const config::SocketAddress& address(size_t server) const { return servers_[server].address; }
 
-  /// Picks a server not in `excluded` (indexes), or nullopt if all are excluded.
-  std::optional<size_t> pick(const std::vector<size_t>& excluded);
+  /// Picks a server not in `excluded` (indexes) and not blocked (server_failed()), or nullopt
+  /// if there is none.
+  std::optional<size_t> pick(const std::vector<size_t>& excluded,
+                             Clock::time_point now = Clock::now());
   /// An idle keep-alive connection to `server`, or null.
   std::unique_ptr<Connection> take_idle(size_t server);
   /// A new connection to `server`, connecting (the caller sets callbacks and waits for
@@ -80,9 +84,12 @@ class UpstreamPool {
   /// Bookkeeping for balancing and passive health.
   void request_started(size_t server) { ++servers_[server].in_flight; }
   void request_finished(size_t server) { --servers_[server].in_flight; }
-  /// The server refused a connect, or took a request and closed or timed out before answering:
-  /// it gets no requests for 1 s, doubling per failure in a row up to 30 s.
-  void server_failed(size_t server);
+  /// The server refused a connect, or took requests and closed or timed out before answering
+  /// (server_unanswered()): for kBlock it is not tried at all, not even as the last try when
+  /// no server is up (it would fail again: a dead single server then costs a request nothing,
+  /// not a connect and a log line); after that it is down, i.e. tried only when no server is up,
+  /// for 1 s, doubling per failure in a row up to 30 s.
+  void server_failed(size_t server, Clock::time_point now = Clock::now());
   void connect_succeeded(size_t server);
   /// A request to the server timed out or lost its connection before the response head. Three
   /// in a row without an answer in between count as one server_failed(): a server that answers
@@ -102,6 +109,7 @@ class UpstreamPool {
     uint32_t consecutive_failures = 0;
     uint32_t unanswered = 0;  ///< requests in a row that got no response head
     Clock::time_point down_until{};
+    Clock::time_point blocked_until{};  ///< server_failed(): not picked at all before it
     const module::ServerHealthFlags* health = nullptr;  ///< process-wide; never null
     std::vector<std::unique_ptr<Connection>> idle;      ///< most recently used last
   };

@@ -103,19 +103,26 @@ class IsolationTestCase(unittest.TestCase):
         return int(code), head.decode(errors="replace").lower(), body, float(total), float(first)
 
 
+def upstream_requests(metrics_text, upstream, outcome):
+    """pforte_upstream_requests_total{upstream,outcome} from /metrics text (0 if absent)."""
+    m = re.search(r'^pforte_upstream_requests_total\{upstream="%s",outcome="%s"\} (\d+)$'
+                  % (re.escape(upstream), re.escape(outcome)), metrics_text, re.M)
+    return int(m.group(1)) if m else 0
+
+
 class Fragments(IsolationTestCase):
-    def start(self, blog_mode="healthy", timeout="200ms"):
+    def start(self, blog_mode="healthy", timeout="200ms", blog_extra="", admin=False):
         self.o = self.origin("--blog-mode", blog_mode, "--blog-delay-ms", "3000")
         upstreams = {
             "platform": 'servers = ["%s"]' % self.o.address,
-            "blog": 'servers = ["%s"]\nresponse_timeout = "5s"' % self.o.address,
+            "blog": 'servers = ["%s"]\nresponse_timeout = "5s"\n%s' % (self.o.address, blog_extra),
         }
         routes = [
             'path_prefix = "/news/"\nupstream = "blog"',
             'path_prefix = "/"\nupstream = "platform"\nfragments = { enabled = true, timeout = "%s" }'
             % timeout,
         ]
-        self.proxy = self.pforte(upstreams, routes)
+        self.proxy = self.pforte(upstreams, routes, admin=admin)
 
     def home(self, *args):
         return self.timed_get(self.proxy.url("/"), "--http1.1", *args)
@@ -183,6 +190,57 @@ class Fragments(IsolationTestCase):
         self.assertIn(b"News #1", body)
         self.assertGreaterEqual(total, TIMEOUT - 0.01)
         self.assertLess(total, TIMEOUT + MARGIN)
+
+    def test_includes_late_for_a_hung_blog_open_its_breaker_and_pages_stop_waiting(self):
+        # The blog is reached only through includes, which give up at the fragment timeout
+        # (5 s before its response_timeout): those abandoned requests are its failures.
+        self.start(blog_extra='circuit_breaker = { failure_ratio = 0.5, min_requests = 4, '
+                              'window = "10s", open_for = "10s" }', admin=True)
+        self.assertIn(b"News #1", self.home()[2])
+        self.o.set_blog("hung")
+        state = None
+        for _ in range(8):
+            status, _, body, total, _ = self.home()
+            self.assertEqual(status, 200)
+            self.assertIn(b"News #1", body)
+            _, status_json = harness.curl_status(self.proxy.url("/status.json", admin=True))
+            blog = [u for u in json.loads(status_json)["modules"]["isolation"]["upstreams"]
+                    if u["name"] == "blog"][0]
+            state = blog["circuit"]["state"]
+            if state == "open":
+                break
+        self.assertEqual(state, "open")
+        _, metrics = harness.curl_status(self.proxy.url("/metrics", admin=True))
+        text = metrics.decode()
+        self.assertIn('pforte_circuit_open{upstream="blog"} 1', text)
+        self.assertGreaterEqual(upstream_requests(text, "blog", "abandoned"), 3, text)
+        # Open: includes fail fast, so pages take the last good copy at once.
+        for _ in range(3):
+            status, _, body, total, _ = self.home()
+            self.assertEqual(status, 200)
+            self.assert_composed(body)
+            self.assertIn(b"News #1", body)
+            self.assertNotIn(b"fallback", body)
+            self.assertLess(total, TIMEOUT / 2)
+        _, metrics = harness.curl_status(self.proxy.url("/metrics", admin=True))
+        self.assertGreaterEqual(upstream_requests(metrics.decode(), "blog", "breaker_open"), 3)
+
+    def test_clients_that_leave_a_hung_blog_early_are_counted_but_do_not_open_its_breaker(self):
+        self.start(blog_extra='circuit_breaker = { failure_ratio = 0.5, min_requests = 2, '
+                              'window = "10s", open_for = "10s" }', admin=True)
+        self.o.set_blog("hung")
+        for _ in range(3):
+            harness.curl("--http1.1", self.proxy.url("/news/latest"), timeout=0.3)
+        deadline = time.monotonic() + 2
+        while True:  # pforte learns of the client leaving a moment after curl gives up
+            _, metrics = harness.curl_status(self.proxy.url("/metrics", admin=True))
+            text = metrics.decode()
+            if upstream_requests(text, "blog", "client_left") >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(upstream_requests(text, "blog", "client_left"), 3, text)
+        self.assertEqual(upstream_requests(text, "blog", "abandoned"), 0)
+        self.assertIn('pforte_circuit_open{upstream="blog"} 0', text)
 
     def test_dead_blog_shows_the_alt_at_once(self):
         self.start("dead")

@@ -68,6 +68,25 @@ BOOST_AUTO_TEST_CASE(an_ejection_ends_by_itself) {
   BOOST_TEST((f.picks(pool) == std::set<size_t>{0, 1}));
 }
 
+BOOST_AUTO_TEST_CASE(a_failed_server_is_not_tried_for_a_while_even_as_a_last_try) {
+  Fixture f("refused");
+  UpstreamPool pool(f.base.get(), f.reaper, f.config);
+  auto now = std::chrono::steady_clock::now();
+  pool.server_failed(0, now);
+  BOOST_TEST((f.picks(pool) == std::set<size_t>{1}));
+  pool.server_failed(1, now);
+  BOOST_TEST((f.picks(pool) == std::set<size_t>{2}));  // the backup, which is up
+  pool.server_failed(2, now);
+  // Every server failed: none is tried until its block ends.
+  BOOST_TEST(!pool.pick({}, now + UpstreamPool::kBlock / 2).has_value());
+  // Then each is tried again, still down, so only as a last try: primaries first.
+  auto later = now + UpstreamPool::kBlock;
+  BOOST_TEST(pool.pick({}, later).value() == 0u);
+  BOOST_TEST(pool.pick({0}, later).value() == 1u);
+  pool.connect_succeeded(1);
+  BOOST_TEST(pool.pick({}, now).value() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(the_board_keys_servers_by_upstream_and_address) {
   auto& a = health_board().server("u1", "127.0.0.1:1");
   auto& b = health_board().server("u2", "127.0.0.1:1");
