@@ -42,6 +42,15 @@ inline void quiesce(bufferevent* bev) {
   bufferevent_disable(bev, EV_READ | EV_WRITE);
 }
 
+/// Lets a bufferevent move up to 256 KiB per read or write callback instead of libevent's
+/// 16 KiB: a 64 KiB body that does not fit the socket at once then takes one more writev, not
+/// four more trips through epoll. Memory is not affected (it is a cap per call).
+inline void allow_large_io(bufferevent* bev) {
+  constexpr ev_ssize_t kMaxSingleIo = 256 * 1024;
+  bufferevent_set_max_single_write(bev, kMaxSingleIo);
+  bufferevent_set_max_single_read(bev, kMaxSingleIo);
+}
+
 /// bufferevent_enable re-adds the events (and their timers) even when already enabled; this
 /// enables only what is not.
 inline void ensure_enabled(bufferevent* bev, short what) {

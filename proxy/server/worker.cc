@@ -286,6 +286,7 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
       return;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    allow_large_io(bev);
     auto pending = std::make_unique<PendingTls>();
     pending->worker = w;
     pending->bev.reset(bev);
@@ -306,6 +307,7 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
     w->shared_.connections.fetch_sub(1);
     return;
   }
+  allow_large_io(bev);
   w->add_session(std::make_unique<core::H1Session>(*w, BuffereventPtr(bev), std::move(peer)),
                  false);
 }

@@ -69,6 +69,7 @@ std::unique_ptr<Connection> UpstreamPool::connect(size_t server) {
   bufferevent* bev = bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE);
   if (!bev) return nullptr;
   BuffereventPtr owned(bev);
+  allow_large_io(bev);
   const config::SocketAddress& addr = servers_[server].address;
   bufferevent_set_timeouts(bev, connect_tv_, connect_tv_);
   if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&addr.addr),
