@@ -111,6 +111,15 @@ struct Crowd {
   }
 };
 
+/// `n` tickets issued at kT0 while the room is paused, then the room resumed and its counter
+/// moved to `t`.
+void queue_while_paused(RoomState& room, int n, int64_t t) {
+  room.pause(kT0);
+  for (int i = 0; i < n; ++i) room.arrive(kT0);
+  room.resume(kT0);
+  room.advance(t);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(spike_of_fifty_thousand_is_admitted_in_order_at_the_rate) {
@@ -251,11 +260,8 @@ BOOST_AUTO_TEST_CASE(the_called_who_find_no_token_are_let_in_in_the_order_they_c
   // let in, the others get consecutive due times 1/rate apart, in the order they came.
   RoomOptions o{.admit_rate = 100, .admit_burst = 1};
   RoomState room(o, kT0, 1);
-  room.pause(kT0);
-  for (int i = 0; i < 10; ++i) room.arrive(kT0);
-  room.resume(kT0);
   const int64_t t = kT0 + kSecond;  // all ten called by now (the bucket refilled meanwhile)
-  room.advance(t);
+  queue_while_paused(room, 10, t);
   BOOST_TEST(room.called() >= 10u);
   BOOST_TEST((room.redeem(1, t).kind == Redemption::Kind::kAdmitted));
   for (uint64_t k = 2; k <= 10; ++k) {
@@ -428,11 +434,8 @@ BOOST_AUTO_TEST_CASE(bookings_not_yet_due_survive_a_restart) {
   // nobody in on top of the bookings (whose cookies pass at their times regardless).
   RoomOptions o{.admit_rate = 10, .admit_burst = 1};
   RoomState room(o, kT0, 3);
-  room.pause(kT0);
-  for (int i = 0; i < 6; ++i) room.arrive(kT0);
-  room.resume(kT0);
   const int64_t t = kT0 + kSecond;
-  room.advance(t);
+  queue_while_paused(room, 6, t);
   BOOST_TEST((room.redeem(1, t).kind == Redemption::Kind::kAdmitted));
   int64_t last_due = 0;
   for (uint64_t k = 2; k <= 6; ++k) last_due = room.redeem(k, t).not_before_us;
