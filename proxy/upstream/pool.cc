@@ -37,9 +37,31 @@ UpstreamPool::UpstreamPool(event_base* base, Reaper& reaper, const config::Upstr
       servers_.push_back(std::move(s));
     }
   }
+  constexpr std::string_view kRetryHelp =
+      "Requests sent again by reason: connect (another server after a failed connect), "
+      "stale_connection (a kept-alive connection the server had closed), other_server (a reset "
+      "or response timeout before any answer).";
+  const char* reasons[] = {"connect", "stale_connection", "other_server"};
+  for (size_t i = 0; i < retries_.size(); ++i) {
+    retries_[i] = &module::metrics().counter("pforte_upstream_retries_total", kRetryHelp,
+                                             {{"upstream", config_.name}, {"reason", reasons[i]}});
+  }
+  retries_refused_ = &module::metrics().counter(
+      "pforte_upstream_retries_refused_total",
+      "Retries the retry budget refused (at most 20 % of requests, plus 3 a second, are retried).",
+      {{"upstream", config_.name}});
 }
 
 UpstreamPool::~UpstreamPool() = default;
+
+bool UpstreamPool::try_retry(RetryReason reason) {
+  if (!retry_budget_.try_retry(Clock::now())) {
+    retries_refused_->add();
+    return false;
+  }
+  retries_[static_cast<size_t>(reason)]->add();
+  return true;
+}
 
 std::optional<size_t> UpstreamPool::pick(const std::vector<size_t>& excluded,
                                          Clock::time_point now) {

@@ -8,6 +8,7 @@
 
 #include <event2/bufferevent.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "proxy/common/reaper.h"
 #include "proxy/common/timeouts.h"
 #include "proxy/config/config.h"
+#include "proxy/module/metrics.h"
 #include "proxy/module/upstream_health.h"
 #include "proxy/upstream/balancer.h"
 #include "proxy/upstream/retry_budget.h"
@@ -101,6 +103,12 @@ class UpstreamPool {
   /// This worker's retry budget for the upstream (every retry of UpstreamRequest asks it).
   RetryBudget& retry_budget() { return retry_budget_; }
 
+  /// Why a request is sent again.
+  enum class RetryReason : uint8_t { kConnect, kStaleConnection, kOtherServer };
+  /// Asks the budget for one retry and counts the answer in
+  /// pforte_upstream_retries_total{upstream,reason} or pforte_upstream_retries_refused_total.
+  bool try_retry(RetryReason reason);
+
  private:
   struct Server {
     config::SocketAddress address;
@@ -123,6 +131,8 @@ class UpstreamPool {
   config::UpstreamConfig config_;
   Balancer balancer_;
   RetryBudget retry_budget_;
+  std::array<module::Counter*, 3> retries_{};  ///< by RetryReason; process-wide counters
+  module::Counter* retries_refused_ = nullptr;
   std::vector<Server> servers_;
   std::vector<ServerView> views_;  ///< scratch for pick()
   EvbufferPtr scratch_ = make_evbuffer();

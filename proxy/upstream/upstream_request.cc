@@ -62,12 +62,7 @@ void UpstreamRequest::connect_next(std::optional<size_t> server) {
   if (!conn_) conn_ = pool_.connect(*server);
   if (!conn_) {
     pool_.server_failed(*server);
-    if (!connect_retried_ && may_retry()) {
-      connect_retried_ = true;
-      connect_next();
-    } else {
-      fail(Failure::kConnect);
-    }
+    if (!retry_connect()) fail(Failure::kConnect);
     return;
   }
   pool_.request_started(*server);
@@ -216,10 +211,7 @@ void UpstreamRequest::on_event(bufferevent*, short what, void* self) {
     PF_WARN("upstream %s: connect to %s failed (%s)", req->pool_.config().name.c_str(),
             req->server_text_.c_str(),
             (what & BEV_EVENT_TIMEOUT) ? "timeout" : "refused or unreachable");
-    if (!req->connect_retried_ && req->may_retry()) {
-      req->connect_retried_ = true;
-      req->connect_next();
-    } else {
+    if (!req->retry_connect()) {
       req->fail((what & BEV_EVENT_TIMEOUT) ? Failure::kTimeout : Failure::kConnect);
     }
     return;
@@ -250,8 +242,19 @@ void UpstreamRequest::on_event(bufferevent*, short what, void* self) {
   req->fail(Failure::kReset);
 }
 
-bool UpstreamRequest::may_retry() {
-  return pool_.retry_budget().try_retry(Clock::now());
+bool UpstreamRequest::may_retry(UpstreamPool::RetryReason reason) {
+  return pool_.try_retry(reason);
+}
+
+bool UpstreamRequest::retry_connect() {
+  // Once, and only if there is a server left to try: a retry with nowhere to go would spend the
+  // budget for nothing.
+  if (connect_retried_) return false;
+  std::optional<size_t> next = pool_.pick(tried_);
+  if (!next || !may_retry(UpstreamPool::RetryReason::kConnect)) return false;
+  connect_retried_ = true;
+  connect_next(next);
+  return true;
 }
 
 bool UpstreamRequest::try_other_server(const char* what) {
@@ -261,7 +264,7 @@ bool UpstreamRequest::try_other_server(const char* what) {
   if (evbuffer_get_length(bufferevent_get_input(conn_->bev())) > 0) return false;
   pool_.server_unanswered(conn_->server());
   std::optional<size_t> next = pool_.pick(tried_);
-  if (!next || !may_retry()) return false;
+  if (!next || !may_retry(UpstreamPool::RetryReason::kOtherServer)) return false;
   answer_retried_ = true;
   PF_WARN("upstream %s: %s %s; retrying on another server", pool_.config().name.c_str(),
           server_text_.c_str(), what);
@@ -272,7 +275,7 @@ bool UpstreamRequest::try_other_server(const char* what) {
 bool UpstreamRequest::try_stale_retry() {
   if (!conn_ || !conn_->reused() || !retry_on_stale_ || response_bytes_ > 0) return false;
   if (evbuffer_get_length(bufferevent_get_input(conn_->bev())) > 0) return false;
-  if (!may_retry()) return false;
+  if (!may_retry(UpstreamPool::RetryReason::kStaleConnection)) return false;
   // The server closed a kept-alive connection as we reused it: send again on a fresh connection
   // to the same server (this does not use the connect retry).
   size_t server = conn_->server();

@@ -102,7 +102,9 @@ class UpstreamRequest {
   /// to another server, within the budget. `what` is for the log.
   bool try_other_server(const char* what);
   /// Takes a retry from the pool's budget.
-  bool may_retry();
+  bool may_retry(UpstreamPool::RetryReason reason);
+  /// After a failed connect: connects to another server if one is left and the budget allows.
+  bool retry_connect();
 
   static void on_read(bufferevent* bev, void* self);
   static void on_write(bufferevent* bev, void* self);

@@ -174,14 +174,41 @@ class Upstreams(unittest.TestCase):
         self.assertEqual(self.static_count(primary), 20)
         self.assertEqual(backup.stats()["requests"], 1)  # the stats request itself
 
+    def metric(self, proxy, name, **labels):
+        """A counter from the admin listener's /metrics (0 if absent)."""
+        _, body = harness.curl_status(proxy.url("/metrics", admin=True))
+        text = body.decode() if isinstance(body, bytes) else body
+        want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+        for line in text.splitlines():
+            if line.startswith(name + "{"):
+                got = ",".join(sorted(line[len(name) + 1:line.index("}")].split(",")))
+                if got == want:
+                    return float(line.rsplit(" ", 1)[1])
+        return 0
+
     def test_get_whose_connect_fails_is_retried_on_the_other_server(self):
         live = self.origin()
         proxy = self.pforte('servers = ["%s", "%s"]\nbalance = "round_robin"'
-                            % (dead_address(), live.address))
+                            % (dead_address(), live.address), admin=True)
         codes = [self.get(proxy, "/static/app.css")[0] for _ in range(50)]
         self.assertEqual(codes, [200] * 50)
         self.assertEqual(self.static_count(live), 50)
         self.assertIn("platform", proxy.access_lines(wait_for=50)[-1]["upstream"])
+        # The retries are counted: at least the first GET's; the dead server is then left out.
+        self.assertGreaterEqual(
+            self.metric(proxy, "pforte_upstream_retries_total", upstream="platform",
+                        reason="connect"), 1)
+        self.assertEqual(self.metric(proxy, "pforte_upstream_retries_refused_total",
+                                     upstream="platform"), 0)
+
+    def test_a_failed_connect_with_no_other_server_spends_no_retry(self):
+        proxy = self.pforte('servers = ["%s"]' % dead_address(), admin=True)
+        for _ in range(5):
+            self.assertEqual(self.get(proxy, "/static/app.css")[0], 502)
+        self.assertEqual(self.metric(proxy, "pforte_upstream_retries_total", upstream="platform",
+                                     reason="connect"), 0)
+        self.assertEqual(self.metric(proxy, "pforte_upstream_retries_refused_total",
+                                     upstream="platform"), 0)
 
     # --- failures ----------------------------------------------------------------------------
 
@@ -295,7 +322,7 @@ class Upstreams(unittest.TestCase):
         # outage is answered with 502 at once instead of costing every request two attempts.
         closers = [self.raw_origin(lambda conn, head: None) for _ in range(2)]
         proxy = self.pforte('servers = ["%s", "%s"]\nbalance = "round_robin"'
-                            % tuple(c.address for c in closers))
+                            % tuple(c.address for c in closers), admin=True)
         n = 300
         start = time.monotonic()
         for _ in range(n):
@@ -309,6 +336,10 @@ class Upstreams(unittest.TestCase):
         # Per second at most three misses per server, each with at most one retry.
         self.assertLessEqual(attempts, 12 * (int(elapsed) + 1))
         self.assertLessEqual(attempts, n + n // 5 + 30 + 3)  # and never beyond the budget
+        retried = self.metric(proxy, "pforte_upstream_retries_total", upstream="platform",
+                              reason="other_server")
+        self.assertGreaterEqual(retried, 1)
+        self.assertLessEqual(retried, attempts - 1)
 
     # --- connections to the origin -----------------------------------------------------------
 
