@@ -470,6 +470,34 @@ class Breaker(IsolationTestCase):
         self.assertEqual(codes, [502, 502, 502, 503, 503])
 
 
+    def test_failures_answered_with_a_stale_copy_still_open_the_breaker(self):
+        # The cache answers a dead upstream's failures with its stale copy (stale_if_error), and
+        # the breaker still counts them as failures: the stale answers are not successes.
+        o = self.origin()
+        proxy = self.pforte(
+            {"platform": 'servers = ["%s"]\ncircuit_breaker = { failure_ratio = 0.5, '
+                         'min_requests = 3, window = "10s", open_for = "5s" }' % o.address},
+            ['path_prefix = "/"\nupstream = "platform"\n'
+             'cache = { enabled = true, stale_if_error = "1d" }'],
+            admin=True, extra='[cache]\nmemory = "4MiB"\nmax_object = "256KiB"\n')
+        url = proxy.url("/cc/breaker?cc=max-age%3D1")
+        self.assertEqual(harness.curl_status("--http1.1", url)[0], 200)
+        time.sleep(1.2)  # stale now
+        o.stop()
+        for _ in range(5):
+            code, head, body, _, _ = self.timed_get(url, "--http1.1")
+            self.assertEqual(code, 200)
+            self.assertIn("fwd=stale", head)
+        _, metrics = harness.curl_status(proxy.url("/metrics", admin=True))
+        metrics = metrics.decode() if isinstance(metrics, bytes) else metrics
+        # ok 1 + error 2 reach min_requests 3 at a ratio of 2/3: open; the rest fail fast (and
+        # are answered with the stale copy too).
+        self.assertEqual(upstream_requests(metrics, "platform", "ok"), 1)
+        self.assertEqual(upstream_requests(metrics, "platform", "error"), 2)
+        self.assertEqual(upstream_requests(metrics, "platform", "breaker_open"), 3)
+        self.assertRegex(metrics, r'pforte_circuit_open\{upstream="platform"\} 1\b')
+
+
 class Health(IsolationTestCase):
     def start(self, backup=True):
         self.a, self.b = self.origin(), self.origin()
