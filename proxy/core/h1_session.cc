@@ -124,7 +124,7 @@ void H1Session::write_now() {
   evbuffer* out = bufferevent_get_output(bev_.get());
   if (evbuffer_get_length(out) == 0) return;
   if (!peer_.tls && !(bufferevent_get_enabled(bev_.get()) & EV_WRITE)) {
-    evbuffer_write(out, bufferevent_getfd(bev_.get()));
+    write_socket_output(bev_.get());
     if (evbuffer_get_length(out) == 0) return;
   }
   // Leftovers, TLS, or an error (which libevent then reports through on_event).

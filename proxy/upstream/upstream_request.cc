@@ -98,7 +98,7 @@ void UpstreamRequest::write_now() {
   if (!connected()) return;
   evbuffer* out = bufferevent_get_output(conn_->bev());
   if (evbuffer_get_length(out) == 0) return;
-  evbuffer_write(out, bufferevent_getfd(conn_->bev()));
+  write_socket_output(conn_->bev());
   // Leftovers (or an error, which libevent then reports through on_event) need the write event.
   if (evbuffer_get_length(out) > 0) ensure_enabled(conn_->bev(), EV_WRITE);
 }
