@@ -46,8 +46,7 @@ void H1Session::start() {
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
   bufferevent_set_timeouts(bev_.get(), nullptr,
                            worker_.timeouts().get(worker_.config().limits.idle_timeout));
-  // Cleartext responses are written straight to the socket (write_now); EV_WRITE is armed only
-  // for what the kernel does not take. TLS goes through bufferevent_openssl as usual.
+  // Responses are written through the write event (write_now).
   bufferevent_enable(bev_.get(), peer_.tls ? EV_READ | EV_WRITE : EV_READ);
   arm_timer();
   if (evbuffer_get_length(bufferevent_get_input(bev_.get()))) process_input();
@@ -123,11 +122,10 @@ void H1Session::write_now() {
   if (closed_ || !bev_) return;
   evbuffer* out = bufferevent_get_output(bev_.get());
   if (evbuffer_get_length(out) == 0) return;
-  if (!peer_.tls && !(bufferevent_get_enabled(bev_.get()) & EV_WRITE)) {
-    write_socket_output(bev_.get());
-    if (evbuffer_get_length(out) == 0) return;
-  }
-  // Leftovers, TLS, or an error (which libevent then reports through on_event).
+  // Through the write event, not straight to the socket. (bufferevent_socket keeps its output's
+  // start frozen, so a plain evbuffer_write() here never wrote anything. Writing directly with
+  // write_socket_output() made cached hits about a third faster but proxied responses slower in
+  // a hand-run A/B, and the reason was not found; see bench/RESULTS.md, cache Invocation E.)
   ensure_enabled(bev_.get(), EV_WRITE);
 }
 

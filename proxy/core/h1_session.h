@@ -40,8 +40,7 @@ class H1Session final : public Session, public Downstream {
   enum class Body : uint8_t { kNone, kLength, kChunked };
 
   void process_input();
-  /// Writes queued response bytes to the socket now (cleartext), arming EV_WRITE only for
-  /// leftovers; with TLS it just makes sure the bufferevent writes.
+  /// Makes sure the bufferevent writes the queued response bytes.
   void write_now();
   bool read_head(evbuffer* in);
   void feed_body(evbuffer* in);
