@@ -123,9 +123,10 @@ void H1Session::write_now() {
   evbuffer* out = bufferevent_get_output(bev_.get());
   if (evbuffer_get_length(out) == 0) return;
   // Through the write event, not straight to the socket. (bufferevent_socket keeps its output's
-  // start frozen, so a plain evbuffer_write() here never wrote anything. Writing directly with
-  // write_socket_output() made cached hits about a third faster but proxied responses slower in
-  // a hand-run A/B, and the reason was not found; see bench/RESULTS.md, cache Invocation E.)
+  // start frozen, so a plain evbuffer_write() here never wrote anything. Writing directly, with
+  // the output unfrozen around the write, made cached hits about a third faster but proxied
+  // responses slower in a hand-run A/B, and the reason was not found; see bench/RESULTS.md, cache
+  // Invocation E.)
   ensure_enabled(bev_.get(), EV_WRITE);
 }
 
