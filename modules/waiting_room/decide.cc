@@ -36,15 +36,20 @@ void wait(const Gate& gate, uint64_t ticket, int64_t issued_at, int64_t now_s, u
   v.cookie_max_age_s = lifetime;
 }
 
+/// A visitor whose booked token falls due at `due_us`: told to come back exactly then.
+void wait_until(int64_t due_us, int64_t now_us, Verdict& v) {
+  v.outcome = Outcome::kScheduled;
+  v.place.position = 0;
+  v.place.eta_s = static_cast<double>(due_us - now_us) * 1e-6;
+  v.poll_ms = std::max<int64_t>(1, (due_us - now_us + 999) / 1000);
+  v.exact_poll = true;
+}
+
 /// A called visitor with a booked token: comes back when it is due, with a cookie that passes
 /// from then on (expiry: due time + grace).
 void schedule(const Gate& gate, uint64_t ticket, int64_t issued_at, uint64_t admission,
               int64_t not_before_us, int64_t now_us, Verdict& v) {
-  v.outcome = Outcome::kScheduled;
-  v.place.position = 0;
-  v.place.eta_s = static_cast<double>(not_before_us - now_us) * 1e-6;
-  v.poll_ms = std::max<int64_t>(1, (not_before_us - now_us + 999) / 1000);
-  v.exact_poll = true;
+  wait_until(not_before_us, now_us, v);
   Token t;
   t.kind = TokenKind::kScheduled;
   t.room = std::string(gate.room);
@@ -134,10 +139,7 @@ Verdict decide(const Gate& gate, std::string_view cookie, int64_t now_us, uint64
   if (token->kind == TokenKind::kScheduled) {
     if (now_us < token->not_before_ms * 1000) {
       // Early: their token is not due yet. Nothing changes; the cookie stays as it is.
-      v.outcome = Outcome::kScheduled;
-      v.place.eta_s = static_cast<double>(token->not_before_ms * 1000 - now_us) * 1e-6;
-      v.poll_ms = std::max<int64_t>(1, token->not_before_ms - now_us / 1000);
-      v.exact_poll = true;
+      wait_until(token->not_before_ms * 1000, now_us, v);
       return v;
     }
     // Copies of it are metered like copies of an admission.

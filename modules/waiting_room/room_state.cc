@@ -135,18 +135,11 @@ void RoomState::advance(int64_t now_us) {
 void RoomState::expire(uint64_t from, uint64_t to) {
   const uint64_t half = window_ / 2;
   if (to <= half) return;
-  uint64_t t = from > half ? from - half + 1 : 1;
-  const uint64_t last = to - half;
-  while (t <= last) {
-    const uint64_t index = t & (window_ - 1);
-    const uint64_t bit = index & 63;
-    const uint64_t n = std::min<uint64_t>(64 - bit, last - t + 1);
-    const uint64_t mask = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
-    const uint64_t old = redeemed_bits_[index >> 6].fetch_and(~mask);
-    const uint64_t lost = n - static_cast<uint64_t>(std::popcount(old & mask));
-    abandoned_.fetch_add(lost);
-    t += n;
-  }
+  for_bit_words(from > half ? from - half : 0, to - half,
+                [this](std::atomic<uint64_t>& word, uint64_t mask, uint64_t n) {
+                  const uint64_t old = word.fetch_and(~mask);
+                  abandoned_.fetch_add(n - static_cast<uint64_t>(std::popcount(old & mask)));
+                });
 }
 
 void RoomState::look_back(int64_t now_us) {
@@ -186,16 +179,11 @@ void RoomState::look_back(int64_t now_us) {
   }
 }
 
-uint64_t RoomState::unredeemed(uint64_t from, uint64_t to) const {
+uint64_t RoomState::unredeemed(uint64_t from, uint64_t to) {
   uint64_t lost = 0;
-  for (uint64_t t = from + 1; t <= to;) {
-    const uint64_t index = t & (window_ - 1);
-    const uint64_t bit = index & 63;
-    const uint64_t n = std::min<uint64_t>(64 - bit, to - t + 1);
-    const uint64_t mask = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
-    lost += n - static_cast<uint64_t>(std::popcount(redeemed_bits_[index >> 6].load() & mask));
-    t += n;
-  }
+  for_bit_words(from, to, [&lost](std::atomic<uint64_t>& word, uint64_t mask, uint64_t n) {
+    lost += n - static_cast<uint64_t>(std::popcount(word.load() & mask));
+  });
   return lost;
 }
 

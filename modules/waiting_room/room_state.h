@@ -63,6 +63,7 @@
 // (advancing the counter clears one word of redemption bits per 64 called tickets).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -206,7 +207,20 @@ class RoomState {
   /// Records a checkpoint now and then, and looks at the tickets called kNoShowLagUs ago.
   void look_back(int64_t now_us);
   /// Counts the tickets in (from, to] whose redemption bit is clear (no wrap: within the window).
-  uint64_t unredeemed(uint64_t from, uint64_t to) const;
+  uint64_t unredeemed(uint64_t from, uint64_t to);
+  /// Calls fn(word, mask, n) for the redemption bits of tickets (from, to], one word at a time:
+  /// `mask` selects the n bits of that word in the range.
+  template <class Fn>
+  void for_bit_words(uint64_t from, uint64_t to, Fn&& fn) {
+    for (uint64_t t = from + 1; t <= to;) {
+      const uint64_t index = t & (window_ - 1);
+      const uint64_t bit = index & 63;
+      const uint64_t n = std::min<uint64_t>(64 - bit, to - t + 1);
+      const uint64_t mask = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << bit;
+      fn(redeemed_bits_[index >> 6], mask, n);
+      t += n;
+    }
+  }
   uint64_t next_admission() { return admissions_.fetch_add(1) + 1; }
   /// 1 / (1 - share of recently expired tickets that were never redeemed).
   double speedup() const;

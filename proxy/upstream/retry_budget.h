@@ -43,7 +43,8 @@ class RetryBudget {
 
   /// Retries that would be allowed now.
   uint64_t available(Clock::time_point now) const;
-  /// Retries refused since the start (not exported yet: the budgets are per worker).
+  /// Retries refused since the start (this budget's; UpstreamPool::try_retry exports the
+  /// process-wide count as pforte_upstream_retries_refused_total).
   uint64_t refused() const { return refused_; }
   /// Retries taken since the start.
   uint64_t taken() const { return taken_; }

@@ -243,17 +243,19 @@ void UpstreamRequest::on_event(bufferevent*, short what, void* self) {
   req->fail(Failure::kReset);
 }
 
-bool UpstreamRequest::may_retry(UpstreamPool::RetryReason reason) {
-  return pool_.try_retry(reason);
+std::optional<size_t> UpstreamRequest::take_retry(UpstreamPool::RetryReason reason, bool& used) {
+  // Once, and only if there is a server left to try: a retry with nowhere to go would spend the
+  // budget for nothing.
+  if (used) return std::nullopt;
+  std::optional<size_t> next = pool_.pick(tried_);
+  if (!next || !pool_.try_retry(reason)) return std::nullopt;
+  used = true;
+  return next;
 }
 
 bool UpstreamRequest::retry_connect() {
-  // Once, and only if there is a server left to try: a retry with nowhere to go would spend the
-  // budget for nothing.
-  if (connect_retried_) return false;
-  std::optional<size_t> next = pool_.pick(tried_);
-  if (!next || !may_retry(UpstreamPool::RetryReason::kConnect)) return false;
-  connect_retried_ = true;
+  std::optional<size_t> next = take_retry(UpstreamPool::RetryReason::kConnect, connect_retried_);
+  if (!next) return false;
   connect_next(next);
   return true;
 }
@@ -264,9 +266,8 @@ bool UpstreamRequest::try_other_server(const char* what) {
   if (!conn_ || !retry_on_stale_ || answer_retried_ || response_bytes_ > 0) return false;
   if (evbuffer_get_length(bufferevent_get_input(conn_->bev())) > 0) return false;
   pool_.server_unanswered(conn_->server());
-  std::optional<size_t> next = pool_.pick(tried_);
-  if (!next || !may_retry(UpstreamPool::RetryReason::kOtherServer)) return false;
-  answer_retried_ = true;
+  std::optional<size_t> next = take_retry(UpstreamPool::RetryReason::kOtherServer, answer_retried_);
+  if (!next) return false;
   PF_WARN("upstream %s: %s %s; retrying on another server", pool_.config().name.c_str(),
           server_text_.c_str(), what);
   connect_next(next);
@@ -276,7 +277,7 @@ bool UpstreamRequest::try_other_server(const char* what) {
 bool UpstreamRequest::try_stale_retry() {
   if (!conn_ || !conn_->reused() || !retry_on_stale_ || response_bytes_ > 0) return false;
   if (evbuffer_get_length(bufferevent_get_input(conn_->bev())) > 0) return false;
-  if (!may_retry(UpstreamPool::RetryReason::kStaleConnection)) return false;
+  if (!pool_.try_retry(UpstreamPool::RetryReason::kStaleConnection)) return false;
   // The server closed a kept-alive connection as we reused it: send again on a fresh connection
   // to the same server (this does not use the connect retry).
   size_t server = conn_->server();

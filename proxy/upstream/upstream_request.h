@@ -101,8 +101,9 @@ class UpstreamRequest {
   /// idempotent request without a body, marks the server failed and sends the request once more
   /// to another server, within the budget. `what` is for the log.
   bool try_other_server(const char* what);
-  /// Takes a retry from the pool's budget.
-  bool may_retry(UpstreamPool::RetryReason reason);
+  /// The server for a retry of kind `reason`: one not tried yet, if the budget allows and the
+  /// retry (`used`, set here) has not been made. nullopt otherwise.
+  std::optional<size_t> take_retry(UpstreamPool::RetryReason reason, bool& used);
   /// After a failed connect: connects to another server if one is left and the budget allows.
   bool retry_connect();
 
