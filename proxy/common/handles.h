@@ -51,6 +51,19 @@ inline void allow_large_io(bufferevent* bev) {
   bufferevent_set_max_single_read(bev, kMaxSingleIo);
 }
 
+/// Writes what the socket takes of a socket bufferevent's output right now, bypassing the write
+/// event. bufferevent_socket keeps the start of its output frozen so that only its own write
+/// callback drains it; a plain evbuffer_write() on it fails at once without a syscall. Returns
+/// what evbuffer_write() returns; an error is left for the bufferevent to report through its
+/// write event.
+inline int write_socket_output(bufferevent* bev) {
+  evbuffer* out = bufferevent_get_output(bev);
+  evbuffer_unfreeze(out, 1);
+  const int n = evbuffer_write(out, bufferevent_getfd(bev));
+  evbuffer_freeze(out, 1);
+  return n;
+}
+
 /// bufferevent_enable re-adds the events (and their timers) even when already enabled; this
 /// enables only what is not.
 inline void ensure_enabled(bufferevent* bev, short what) {

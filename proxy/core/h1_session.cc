@@ -34,7 +34,9 @@ H1Session::H1Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer)
       bev_(std::move(bev)),
       peer_(std::move(peer)),
       timer_(evtimer_new(worker.base(), &H1Session::on_timer, this)),
-      scratch_(make_evbuffer()) {}
+      scratch_(make_evbuffer()) {
+  if (!peer_.tls) read_rest_.watch(bev_.get());
+}
 
 H1Session::~H1Session() {
   if (exchange_) exchange_->on_downstream_closed();
@@ -115,18 +117,33 @@ void H1Session::on_timer(evutil_socket_t, short, void* self) {
 }
 
 void H1Session::on_read(bufferevent*, void* self) {
-  static_cast<H1Session*>(self)->process_input();
+  auto* s = static_cast<H1Session*>(self);
+  s->read_rest_.take();
+  s->process_input();
 }
 
 void H1Session::write_now() {
   if (closed_ || !bev_) return;
+  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return;
+  // Pieces go out through the write event, so that everything queued in one loop turn leaves in
+  // one writev. (Writing every piece straight to the socket made proxied responses slower in a
+  // hand-run A/B: bench/RESULTS.md, cache Invocation E.)
+  ensure_enabled(bev_.get(), EV_WRITE);
+}
+
+void H1Session::write_end() {
+  if (closed_ || !bev_) return;
   evbuffer* out = bufferevent_get_output(bev_.get());
   if (evbuffer_get_length(out) == 0) return;
-  // Through the write event, not straight to the socket. (bufferevent_socket keeps its output's
-  // start frozen, so a plain evbuffer_write() here never wrote anything. Writing directly, with
-  // the output unfrozen around the write, made cached hits about a third faster but proxied
-  // responses slower in a hand-run A/B, and the reason was not found; see bench/RESULTS.md, cache
-  // Invocation E.)
+  // The response is complete: write it straight to the socket. When the socket takes all of it,
+  // the write event that send_body() enabled in this loop turn is disabled again, and the
+  // worker's epoll change list makes that pair cost no epoll_ctl. What the socket does not take
+  // (or an error) is left to the write event.
+  if (!peer_.tls && !tunnel_ && write_socket_output(bev_.get()) > 0 &&
+      evbuffer_get_length(out) == 0) {
+    bufferevent_disable(bev_.get(), EV_WRITE);
+    return;
+  }
   ensure_enabled(bev_.get(), EV_WRITE);
 }
 
@@ -204,6 +221,7 @@ bool H1Session::read_head(evbuffer* in) {
       evtimer_del(timer_.get());
       bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
       closed_ = true;
+      read_rest_.stop();
       worker_.start_h2(this, std::move(bev_), peer_);
       return false;
     }
@@ -424,7 +442,7 @@ void H1Session::send_body(evbuffer* piece) {
 void H1Session::send_end(const http::Headers* trailers) {
   if (closed_) return;
   if (!response_chunked_) {
-    write_now();
+    write_end();
     return;
   }
   evbuffer* out = bufferevent_get_output(bev_.get());
@@ -435,7 +453,7 @@ void H1Session::send_end(const http::Headers* trailers) {
     }
   }
   evbuffer_add(out, "\r\n", 2);
-  write_now();
+  write_end();
 }
 
 size_t H1Session::response_buffered() const {

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "proxy/common/handles.h"
+#include "proxy/common/read_rest.h"
 #include "proxy/core/downstream.h"
 #include "proxy/core/exchange.h"
 #include "proxy/core/worker_context.h"
@@ -42,6 +43,8 @@ class H1Session final : public Session, public Downstream {
   void process_input();
   /// Makes sure the bufferevent writes the queued response bytes.
   void write_now();
+  /// At the end of a response: writes it straight to the socket when it can.
+  void write_end();
   bool read_head(evbuffer* in);
   void feed_body(evbuffer* in);
   void reject(int status, std::string_view reason);
@@ -61,6 +64,7 @@ class H1Session final : public Session, public Downstream {
 
   WorkerContext& worker_;
   BuffereventPtr bev_;
+  ReadRest read_rest_;  ///< plain sockets only; after bev_, so that it goes first
   PeerInfo peer_;
   EventPtr timer_;
   std::shared_ptr<Exchange> exchange_;

@@ -99,7 +99,9 @@ H2Session::H2Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer)
       timer_(evtimer_new(worker.base(), &H2Session::on_timer, this)),
       flush_event_(event_new(worker.base(), -1, 0, &H2Session::on_flush_event, this)),
       stage_(peer_.tls ? make_evbuffer() : nullptr),
-      scratch_(make_evbuffer()) {}
+      scratch_(make_evbuffer()) {
+  if (!peer_.tls) read_rest_.watch(bev_.get());
+}
 
 H2Session::~H2Session() {
   for (auto& [id, s] : streams_) {
@@ -189,7 +191,9 @@ void H2Session::close_now() {
 }
 
 void H2Session::on_read(bufferevent*, void* self) {
-  static_cast<H2Session*>(self)->on_input();
+  auto* s = static_cast<H2Session*>(self);
+  s->read_rest_.take();
+  s->on_input();
 }
 
 void H2Session::on_input() {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "proxy/common/handles.h"
+#include "proxy/common/read_rest.h"
 #include "proxy/core/downstream.h"
 #include "proxy/core/exchange.h"
 #include "proxy/core/worker_context.h"
@@ -83,6 +84,7 @@ class H2Session final : public Session {
 
   WorkerContext& worker_;
   BuffereventPtr bev_;
+  ReadRest read_rest_;  ///< h2c only; after bev_, so that it goes first
   PeerInfo peer_;
   std::unique_ptr<nghttp2_session, SessionFree> session_;
   EventPtr timer_;

@@ -15,7 +15,9 @@ constexpr uint32_t kUnansweredToFail = 3;
 }  // namespace
 
 Connection::Connection(UpstreamPool& pool, size_t server, BuffereventPtr bev)
-    : pool_(pool), server_(server), bev_(std::move(bev)) {}
+    : pool_(pool), server_(server), bev_(std::move(bev)) {
+  read_rest_.watch(bev_.get());
+}
 
 Connection::~Connection() = default;
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "proxy/common/handles.h"
+#include "proxy/common/read_rest.h"
 #include "proxy/common/reaper.h"
 #include "proxy/common/timeouts.h"
 #include "proxy/config/config.h"
@@ -40,12 +41,15 @@ class Connection {
   /// meanwhile, so a failure before the first response byte is worth one retry).
   bool reused() const { return reused_; }
   void mark_reused() { reused_ = true; }
+  /// Called first in a read callback: reads past libevent's 4 KiB per read (read_rest.h).
+  void read_rest() { read_rest_.take(); }
   UpstreamPool& pool() { return pool_; }
 
  private:
   UpstreamPool& pool_;
   size_t server_;
   BuffereventPtr bev_;
+  ReadRest read_rest_;  ///< after bev_, so that it goes first
   bool reused_ = false;
 };
 

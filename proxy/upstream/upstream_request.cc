@@ -82,8 +82,8 @@ void UpstreamRequest::on_connected() {
   if (!conn_->reused()) pool_.connect_succeeded(conn_->server());
   read_timeout_on_ = !request_complete_;  // force the one set_timeouts call below
   set_read_timeout(request_complete_);
-  // Writes go straight to the socket (write_now); EV_WRITE is armed only when the kernel
-  // cannot take everything, saving two epoll_ctl calls per request.
+  // A complete request is written straight to the socket (write_now); EV_WRITE is armed only
+  // when the kernel cannot take everything, saving two epoll_ctl calls per request.
   if (bufferevent_get_enabled(conn_->bev()) & EV_WRITE) bufferevent_disable(conn_->bev(), EV_WRITE);
   if (reading_) ensure_enabled(conn_->bev(), EV_READ);
   flush_pending();
@@ -98,9 +98,16 @@ void UpstreamRequest::write_now() {
   if (!connected()) return;
   evbuffer* out = bufferevent_get_output(conn_->bev());
   if (evbuffer_get_length(out) == 0) return;
-  // Through the write event. (A direct evbuffer_write() never wrote here: bufferevent_socket
-  // keeps its output's start frozen. Writing directly for real made the requests faster and two
-  // timing-sensitive tests flaky; see bench/RESULTS.md, cache Invocation E.)
+  // A complete request (a GET's head, the end of a body) goes straight to the socket when
+  // nothing is waiting for the write event before it; parts of a body still coming go through
+  // the write event, so that what one loop turn queues leaves in one writev. What the socket
+  // does not take (or an error) is left to the write event.
+  // The write event enabled earlier in this loop turn is disabled again, which the worker's
+  // epoll change list makes free.
+  if (request_complete_ && write_socket_output(conn_->bev()) > 0 && evbuffer_get_length(out) == 0) {
+    bufferevent_disable(conn_->bev(), EV_WRITE);
+    return;
+  }
   ensure_enabled(conn_->bev(), EV_WRITE);
 }
 
@@ -142,6 +149,7 @@ void UpstreamRequest::end_body(const http::Headers* trailers) {
   if (request_complete_) return;
   request_complete_ = true;
   if (mode_ != BodyMode::kChunked) {
+    write_now();
     if (state_ == State::kAwaitHead) set_read_timeout(true);
     return;
   }
@@ -190,7 +198,9 @@ std::unique_ptr<Connection> UpstreamRequest::take_connection() {
 }
 
 void UpstreamRequest::on_read(bufferevent*, void* self) {
-  static_cast<UpstreamRequest*>(self)->process_input();
+  auto* req = static_cast<UpstreamRequest*>(self);
+  if (req->conn_) req->conn_->read_rest();
+  req->process_input();
 }
 
 void UpstreamRequest::on_write(bufferevent* bev, void* self) {

@@ -377,9 +377,12 @@ class Cache(CacheTestBase):
         self.assertIn("fwd-status=502", fields["cache-status"])
 
     def test_stale_while_revalidate_serves_stale_and_refreshes_once(self):
-        path = cc_path("swr", cc="max-age=1")
+        # max-age=2: the Date header has whole seconds, so the refreshed copy is fresh for at
+        # least 1 s, longer than the three requests below take; with max-age=1 it may be stale
+        # at once and a fast refresh would be followed by a second one.
+        path = cc_path("swr", cc="max-age=2")
         self.get(path, host="swr.test")
-        time.sleep(2.2)
+        time.sleep(3.2)
         before = self.origin_count()
         for _ in range(3):
             status, fields, _ = self.get(path, host="swr.test")
