@@ -143,6 +143,9 @@ void H2Session::start() {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, static_cast<uint32_t>(kStreamWindow)},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(limits.max_header_bytes)},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      // RFC 9218: no RFC 7540 priority tree. nghttp2 then schedules streams without it and keeps
+      // no closed streams for it; we never honoured the tree's weights anyway.
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
@@ -434,6 +437,9 @@ void H2Session::submit_response(Stream& s, const module::Response& head, const B
   for (const http::Field& f : head.headers) {
     if (f.name == "date") has_date = true;
     nva.push_back(make_nv(f.name, f.value));
+    // A value that is new in every response would only churn the HPACK table (evicting the
+    // fields that do repeat) and cost a table insertion each time.
+    if (f.name == "x-request-id") nva.back().flags = NGHTTP2_NV_FLAG_NO_INDEX;
   }
   std::string_view date;
   if (!has_date) {
