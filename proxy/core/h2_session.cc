@@ -129,6 +129,10 @@ void H2Session::start() {
   nghttp2_option_set_max_settings(opt, 32);
   nghttp2_option_set_max_outbound_ack(opt, 1000);
   nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+  // nghttp2 would keep every closed stream (up to max_concurrent_streams of them, ~220 bytes
+  // each) in case a later stream names it as a dependency in the RFC 7540 priority scheme, which
+  // RFC 9113 deprecated; a stream that depends on a closed one gets the default priority instead.
+  nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_session* session = nullptr;
   nghttp2_session_server_new2(&session, cbs, this, opt);
   nghttp2_option_del(opt);
