@@ -1,9 +1,11 @@
-"""What an idle HTTP/2 connection keeps: a few hundred h2c connections that each made ten requests
-and went idle stay under a bound of resident memory per connection (nghttp2 keeps no closed
-streams for them)."""
+"""What an idle HTTP/2 connection keeps: responses never enter the HPACK dynamic table (the
+client's decoder table, and so our encoder's copy of it, stays empty), and a few hundred h2c
+connections that each made ten requests and went idle stay under a bound of resident memory per
+connection (nghttp2 keeps neither closed streams nor response headers for them)."""
 import asyncio
 import os
 import resource
+import socket
 import time
 import unittest
 
@@ -11,6 +13,7 @@ import h2frames as h2
 import harness
 
 GOOD_PATH = "/static/app.css"  # 4096 bytes from the origin
+STATIC_TABLE_SIZE = 61  # RFC 7541 Appendix A: indexes above it are in the dynamic table
 
 # Idle h2c connections opened for the memory bound, and requests made on each before it idles.
 IDLE_CONNECTIONS = 400
@@ -75,6 +78,45 @@ async def open_idle_h2c(port, count, requests, path):
 
 
 class IdleH2(harness.ProxyTestCase):
+    def response_blocks(self, conn, sid, timeout=5.0):
+        """The header blocks of stream `sid` of `conn`, up to its end."""
+        blocks = []
+        deadline = time.monotonic() + timeout
+        while True:
+            f = conn.reader.read_frame(max(0.0, deadline - time.monotonic()))
+            self.assertIsNotNone(f, "stream %d did not end" % sid)
+            ftype, flags, fsid, payload = f
+            if ftype == h2.SETTINGS and not flags & h2.ACK:
+                conn.send(h2.settings(ack=True))
+            self.assertNotIn(ftype, (h2.GOAWAY, h2.RST_STREAM))
+            if fsid != sid:
+                continue
+            if ftype == h2.HEADERS:
+                blocks.append(payload)
+            if ftype in (h2.HEADERS, h2.DATA) and flags & h2.END_STREAM:
+                return blocks
+
+    def test_h2_responses_never_enter_the_hpack_dynamic_table(self):
+        # The client allows the default 4096-byte table; pforte uses none of it, so it keeps no
+        # copy of it per connection either.
+        sock = socket.create_connection(("127.0.0.1", self.proxy.http), timeout=5)
+        conn = h2.H2Connection(sock, send_preface=False)
+        try:
+            conn.send(h2.PREFACE + h2.settings() + h2.window_update(0, 1 << 20))
+            for i in range(3):
+                sid = conn.new_stream()
+                conn.send(h2.headers(sid, h2.request_fields("%s?r=%d" % (GOOD_PATH, i))))
+                blocks = self.response_blocks(conn, sid)
+                self.assertEqual(h2.response_status(blocks[0]), 200)
+                for kind, index in h2.field_representations(b"".join(blocks)):
+                    self.assertNotEqual(kind, "incremental", "response %d: a field was indexed" % i)
+                    if kind == "indexed":
+                        self.assertLessEqual(index, STATIC_TABLE_SIZE, "response %d" % i)
+                    if kind == "size_update":
+                        self.assertEqual(index, 0, "response %d" % i)
+        finally:
+            conn.close()
+
     @unittest.skipIf(os.environ.get("PFORTE_SANITIZED") == "1", "sanitizers inflate memory")
     def test_idle_h2c_connections_after_ten_requests_stay_under_the_bound(self):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
