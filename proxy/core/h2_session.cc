@@ -131,6 +131,16 @@ void H2Session::start() {
   nghttp2_option_set_max_settings(opt, 32);
   nghttp2_option_set_max_outbound_ack(opt, 1000);
   nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+  // nghttp2 would keep every closed stream (up to max_concurrent_streams of them, ~220 bytes
+  // each) in case a later stream names it as a dependency in the RFC 7540 priority scheme, which
+  // RFC 9113 deprecated; a stream that depends on a closed one gets the default priority instead.
+  nghttp2_option_set_no_closed_streams(opt, 1);
+  // Responses are sent without HPACK dynamic table (as nginx does): the encoder's copy of the
+  // client's table would otherwise stay with every connection, idle or not, up to 4 KiB of
+  // header values plus nghttp2's entries for them, and what a proxy answers is mostly values seen
+  // once (date, etag, last-modified, x-request-id) that only push the repeatable ones out. Costs
+  // ~100 bytes per response head; request headers still use the client's table.
+  nghttp2_option_set_max_deflate_dynamic_table_size(opt, 0);
   nghttp2_session* session = nullptr;
   nghttp2_session_server_new2(&session, cbs, this, opt);
   nghttp2_option_del(opt);

@@ -260,6 +260,30 @@ def response_status(block):
     return None
 
 
+def field_representations(block):
+    """How each field of a header block is coded (RFC 7541 §6), as (kind, index) pairs: kind is
+    "indexed", "incremental" (literal added to the decoder's dynamic table), "literal" (without
+    or never indexed) or "size_update" (index = the new table size); index 0 = a new name."""
+    out, pos = [], 0
+    while pos < len(block):
+        b = block[pos]
+        if b & 0x80:
+            index, pos = _read_int(block, pos, 7)
+            out.append(("indexed", index))
+            continue
+        if b & 0xE0 == 0x20:
+            size, pos = _read_int(block, pos, 5)
+            out.append(("size_update", size))
+            continue
+        kind, prefix = ("incremental", 6) if b & 0x40 else ("literal", 4)
+        index, pos = _read_int(block, pos, prefix)
+        if index == 0:
+            _, _, pos = _read_string(block, pos)
+        _, _, pos = _read_string(block, pos)
+        out.append((kind, index))
+    return out
+
+
 class H2Connection:
     """A minimal HTTP/2 client over an already connected socket (cleartext or TLS with ALPN h2).
     Keeps no HPACK state (asks the server for a zero-size table)."""
