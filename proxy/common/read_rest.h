@@ -10,6 +10,35 @@
 
 namespace pforte {
 
+/// One readv of at most `max` bytes from `fd` into the end of `in`, the input of a socket
+/// bufferevent (whose end bufferevent_socket keeps frozen except while it reads itself).
+/// Returns what readv returned: the bytes read, 0 at EOF, -1 on error (errno says which).
+inline ssize_t read_socket_chunk(evbuffer* in, evutil_socket_t fd, size_t max) {
+  evbuffer_unfreeze(in, 0);
+  evbuffer_iovec vec[2];
+  const int n = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(max), vec, 2);
+  ssize_t got = -1;
+  if (n > 0) {
+    iovec iov[2];
+    size_t room = max;  // the reservation may be larger than asked
+    for (int i = 0; i < n; ++i) {
+      vec[i].iov_len = std::min(vec[i].iov_len, room);
+      room -= vec[i].iov_len;
+      iov[i] = {vec[i].iov_base, vec[i].iov_len};
+    }
+    got = readv(fd, iov, n);
+    size_t left = got > 0 ? static_cast<size_t>(got) : 0;
+    int used = 0;
+    for (; used < n && left > 0; ++used) {
+      if (vec[used].iov_len > left) vec[used].iov_len = left;
+      left -= vec[used].iov_len;
+    }
+    evbuffer_commit_space(in, vec, used);
+  }
+  evbuffer_freeze(in, 0);
+  return got;
+}
+
 /// libevent 2.1's evbuffer_read() takes at most 4096 bytes per call (EVBUFFER_MAX_READ, fixed
 /// when libevent is built), and a socket bufferevent calls it once per read event. So a 4,330
 /// byte response took two turns of the event loop (epoll_wait, ioctl(FIONREAD) and readv each),
@@ -47,38 +76,14 @@ class ReadRest {
   void take() {
     if (!capped_ || !bev_) return;
     capped_ = false;
-    evbuffer* in = bufferevent_get_input(bev_);
-    // bufferevent_socket keeps the end of its input frozen except while it reads itself.
-    evbuffer_unfreeze(in, 0);
-    read_into(in);
-    evbuffer_freeze(in, 0);
+    read_socket_chunk(bufferevent_get_input(bev_), bufferevent_getfd(bev_), kMaxRead);
     capped_ = false;  // that read was not the bufferevent's
   }
 
- private:
+  /// What libevent reads at most per read event.
   static constexpr size_t kLibeventMaxRead = 4096;
 
-  void read_into(evbuffer* in) {
-    evbuffer_iovec vec[2];
-    const int n = evbuffer_reserve_space(in, kMaxRead, vec, 2);
-    if (n <= 0) return;
-    iovec iov[2];
-    size_t room = kMaxRead;  // the reservation may be larger than asked
-    for (int i = 0; i < n; ++i) {
-      vec[i].iov_len = std::min(vec[i].iov_len, room);
-      room -= vec[i].iov_len;
-      iov[i] = {vec[i].iov_base, vec[i].iov_len};
-    }
-    const ssize_t got = readv(bufferevent_getfd(bev_), iov, n);
-    size_t left = got > 0 ? static_cast<size_t>(got) : 0;
-    int used = 0;
-    for (; used < n && left > 0; ++used) {
-      if (vec[used].iov_len > left) vec[used].iov_len = left;
-      left -= vec[used].iov_len;
-    }
-    evbuffer_commit_space(in, vec, used);
-  }
-
+ private:
   static void on_input(evbuffer*, const evbuffer_cb_info* info, void* self) {
     if (info->n_added) static_cast<ReadRest*>(self)->capped_ = info->n_added == kLibeventMaxRead;
   }

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "proxy/common/evbuffer_util.h"
@@ -35,7 +36,10 @@ H1Session::H1Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer)
       peer_(std::move(peer)),
       timer_(evtimer_new(worker.base(), &H1Session::on_timer, this)),
       scratch_(make_evbuffer()) {
-  if (!peer_.tls) read_rest_.watch(bev_.get());
+  if (!peer_.tls) {
+    read_event_.reset(event_new(worker.base(), bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST,
+                                &H1Session::on_socket_readable, this));
+  }
 }
 
 H1Session::~H1Session() {
@@ -48,8 +52,9 @@ void H1Session::start() {
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kWriteLowWatermark, 0);
   bufferevent_set_timeouts(bev_.get(), nullptr,
                            worker_.timeouts().get(worker_.config().limits.idle_timeout));
-  // Responses are written through the write event (write_now).
-  bufferevent_enable(bev_.get(), peer_.tls ? EV_READ | EV_WRITE : EV_READ);
+  // Responses are written through the write event (write_now) or at their end (write_end).
+  if (peer_.tls) bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  set_reading(true);
   arm_timer();
   if (evbuffer_get_length(bufferevent_get_input(bev_.get()))) process_input();
 }
@@ -117,9 +122,52 @@ void H1Session::on_timer(evutil_socket_t, short, void* self) {
 }
 
 void H1Session::on_read(bufferevent*, void* self) {
+  static_cast<H1Session*>(self)->process_input();
+}
+
+void H1Session::on_socket_readable(evutil_socket_t fd, short, void* self) {
+  // A cleartext client is read here rather than by the bufferevent: libevent's read asks the
+  // kernel how much is readable (ioctl FIONREAD) before every read and then takes at most 4 KiB.
+  // Here: 4 KiB, and when that fills, what else is there (up to ReadRest::kMaxRead) at once.
   auto* s = static_cast<H1Session*>(self);
-  s->read_rest_.take();
-  s->process_input();
+  evbuffer* in = bufferevent_get_input(s->bev_.get());
+  ssize_t got = read_socket_chunk(in, fd, ReadRest::kLibeventMaxRead);
+  if (got == static_cast<ssize_t>(ReadRest::kLibeventMaxRead)) {
+    read_socket_chunk(in, fd, ReadRest::kMaxRead);  // an EOF or error here shows next time
+  }
+  if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+    on_event(s->bev_.get(),
+             static_cast<short>(BEV_EVENT_READING | (got == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR)),
+             s);
+    return;
+  }
+  if (got > 0) s->process_input();
+}
+
+void H1Session::set_reading(bool on) {
+  if (closed_ || !bev_) return;
+  if (!read_event_) {
+    if (on) {
+      ensure_enabled(bev_.get(), EV_READ);
+    } else {
+      bufferevent_disable(bev_.get(), EV_READ);
+    }
+    return;
+  }
+  if (on == reading_) return;
+  reading_ = on;
+  if (on) {
+    event_add(read_event_.get(), nullptr);
+  } else {
+    event_del(read_event_.get());
+  }
+}
+
+void H1Session::stop_own_reading() {
+  if (!read_event_) return;
+  event_del(read_event_.get());
+  read_event_.reset();
+  reading_ = false;
 }
 
 void H1Session::write_now() {
@@ -201,7 +249,7 @@ void H1Session::process_input() {
     }
     // Waiting for the response; keep a bounded amount of pipelined input.
     if (evbuffer_get_length(in) > worker_.config().limits.max_header_bytes) {
-      bufferevent_disable(bev_.get(), EV_READ);
+      set_reading(false);
     }
     break;
   }
@@ -221,7 +269,7 @@ bool H1Session::read_head(evbuffer* in) {
       evtimer_del(timer_.get());
       bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
       closed_ = true;
-      read_rest_.stop();
+      stop_own_reading();
       worker_.start_h2(this, std::move(bev_), peer_);
       return false;
     }
@@ -472,9 +520,9 @@ void H1Session::pause_request_body(bool paused) {
   if (closed_ || body_paused_ == paused) return;
   body_paused_ = paused;
   if (paused) {
-    bufferevent_disable(bev_.get(), EV_READ);
+    set_reading(false);
   } else {
-    bufferevent_enable(bev_.get(), EV_READ);
+    set_reading(true);
     process_input();
   }
   arm_timer();
@@ -504,7 +552,7 @@ void H1Session::after_response() {
   }
   // Ready for the next (possibly already pipelined) request.
   request_done_ = true;
-  ensure_enabled(bev_.get(), EV_READ);
+  set_reading(true);
   if (!in_process_) process_input();
 }
 
@@ -522,7 +570,7 @@ void H1Session::linger() {
   }
   evbuffer_drain(bufferevent_get_input(bev_.get()),
                  evbuffer_get_length(bufferevent_get_input(bev_.get())));
-  bufferevent_enable(bev_.get(), EV_READ);
+  set_reading(true);
   arm_timer();
 }
 
@@ -530,6 +578,7 @@ void H1Session::close() {
   if (closed_) return;
   closed_ = true;
   evtimer_del(timer_.get());
+  if (read_event_) event_del(read_event_.get());
   if (bev_) {
     quiesce(bev_.get());
   }
@@ -550,6 +599,7 @@ void H1Session::start_tunnel(std::unique_ptr<upstream::Connection> upstream) {
     return;
   }
   tunnel_ = std::move(upstream);
+  stop_own_reading();
   evtimer_del(timer_.get());
   bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
   bufferevent_setcb(bev_.get(), &on_tunnel_read, &on_tunnel_write, &on_tunnel_event, this);

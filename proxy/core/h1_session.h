@@ -41,6 +41,10 @@ class H1Session final : public Session, public Downstream {
   enum class Body : uint8_t { kNone, kLength, kChunked };
 
   void process_input();
+  /// Starts or stops reading the client: read_event_ for cleartext, the bufferevent for TLS.
+  void set_reading(bool on);
+  /// Hands reading back to the bufferevent (for a tunnel or an h2c session).
+  void stop_own_reading();
   /// Makes sure the bufferevent writes the queued response bytes.
   void write_now();
   /// At the end of a response: writes it straight to the socket when it can.
@@ -55,6 +59,7 @@ class H1Session final : public Session, public Downstream {
   void relay(bufferevent* from, bufferevent* to);
 
   static void on_read(bufferevent* bev, void* self);
+  static void on_socket_readable(evutil_socket_t fd, short, void* self);
   static void on_write(bufferevent* bev, void* self);
   static void on_event(bufferevent* bev, short what, void* self);
   static void on_timer(evutil_socket_t, short, void* self);
@@ -64,7 +69,10 @@ class H1Session final : public Session, public Downstream {
 
   WorkerContext& worker_;
   BuffereventPtr bev_;
-  ReadRest read_rest_;  ///< plain sockets only; after bev_, so that it goes first
+  /// Cleartext only: our own read event on the socket (see on_socket_readable); the
+  /// bufferevent then only writes. After bev_, so that it goes first.
+  EventPtr read_event_;
+  bool reading_ = false;  ///< read_event_ is added
   PeerInfo peer_;
   EventPtr timer_;
   std::shared_ptr<Exchange> exchange_;
