@@ -2,6 +2,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
 
 #include <string>
 #include <vector>
@@ -112,4 +113,23 @@ BOOST_AUTO_TEST_CASE(eof_after_the_data_still_reaches_the_bufferevent) {
   for (size_t n : p.seen) got += n;
   BOOST_TEST(got == 6000u);
   BOOST_TEST(p.eof);
+}
+
+BOOST_AUTO_TEST_CASE(read_socket_chunk_reads_at_most_max_and_reports_eof) {
+  // What a cleartext HTTP/1.1 session reads with, in place of the bufferevent's read.
+  Pair p;
+  bufferevent_disable(p.bev.get(), EV_READ);
+  evbuffer* in = bufferevent_get_input(p.bev.get());
+  p.send(5000);
+  BOOST_TEST(pforte::read_socket_chunk(in, p.fds[0], 4096) == 4096);
+  BOOST_TEST(pforte::read_socket_chunk(in, p.fds[0], 4096) == 904);
+  BOOST_TEST(evbuffer_get_length(in) == 5000u);
+  errno = 0;
+  BOOST_TEST(pforte::read_socket_chunk(in, p.fds[0], 4096) == -1);
+  BOOST_TEST(errno == EAGAIN);
+  shutdown(p.fds[1], SHUT_WR);
+  BOOST_TEST(pforte::read_socket_chunk(in, p.fds[0], 4096) == 0);
+  BOOST_TEST(evbuffer_get_length(in) == 5000u);
+  // The input's end is frozen again afterwards, as bufferevent_socket keeps it.
+  BOOST_TEST(evbuffer_add(in, "x", 1) == -1);
 }
