@@ -447,8 +447,8 @@ void H2Session::submit_response(Stream& s, const module::Response& head, const B
   for (const http::Field& f : head.headers) {
     if (f.name == "date") has_date = true;
     nva.push_back(make_nv(f.name, f.value));
-    // A value that is new in every response would only churn the HPACK table (evicting the
-    // fields that do repeat) and cost a table insertion each time.
+    // A value that is new in every response: never to be indexed, by us (the encoder's table is
+    // off anyway, see start()) or by an intermediary that re-encodes it.
     if (f.name == "x-request-id") nva.back().flags = NGHTTP2_NV_FLAG_NO_INDEX;
   }
   std::string_view date;
