@@ -51,24 +51,29 @@ inline void allow_large_io(bufferevent* bev) {
   bufferevent_set_max_single_read(bev, kMaxSingleIo);
 }
 
-/// Writes what the socket takes of a socket bufferevent's output right now, bypassing the write
-/// event. bufferevent_socket keeps the start of its output frozen so that only its own write
-/// callback drains it; a plain evbuffer_write() on it fails at once without a syscall. Returns
-/// what evbuffer_write() returns; an error is left for the bufferevent to report through its
-/// write event.
-inline int write_socket_output(bufferevent* bev) {
-  evbuffer* out = bufferevent_get_output(bev);
-  evbuffer_unfreeze(out, 1);
-  const int n = evbuffer_write(out, bufferevent_getfd(bev));
-  evbuffer_freeze(out, 1);
-  return n;
-}
-
 /// bufferevent_enable re-adds the events (and their timers) even when already enabled; this
 /// enables only what is not.
 inline void ensure_enabled(bufferevent* bev, short what) {
   short missing = static_cast<short>(what & ~bufferevent_get_enabled(bev));
   if (missing) bufferevent_enable(bev, missing);
+}
+
+/// Writes a socket bufferevent's output to the socket now, bypassing the write event, which is
+/// then disabled if the socket took everything and enabled for what is left (or for an error,
+/// which the bufferevent then reports). With the worker's epoll change list, a write event
+/// enabled and disabled again within one loop turn costs no epoll_ctl. (bufferevent_socket keeps
+/// the start of its output frozen so that only its own write callback drains it; a plain
+/// evbuffer_write() on it fails at once without a syscall.)
+inline void flush_socket_output(bufferevent* bev) {
+  evbuffer* out = bufferevent_get_output(bev);
+  evbuffer_unfreeze(out, 1);
+  const int n = evbuffer_write(out, bufferevent_getfd(bev));
+  evbuffer_freeze(out, 1);
+  if (n > 0 && evbuffer_get_length(out) == 0) {
+    bufferevent_disable(bev, EV_WRITE);
+  } else {
+    ensure_enabled(bev, EV_WRITE);
+  }
 }
 
 }  // namespace pforte

@@ -75,9 +75,8 @@ class ReadRest {
   /// EOF, an error or nothing to read is left to the bufferevent's next read, which sees it too.
   void take() {
     if (!capped_ || !bev_) return;
-    capped_ = false;
     read_socket_chunk(bufferevent_get_input(bev_), bufferevent_getfd(bev_), kMaxRead);
-    capped_ = false;  // that read was not the bufferevent's
+    capped_ = false;  // on_input() saw that read too, and it was not the bufferevent's
   }
 
   /// What libevent reads at most per read event.

@@ -180,19 +180,14 @@ void H1Session::write_now() {
 }
 
 void H1Session::write_end() {
-  if (closed_ || !bev_) return;
-  evbuffer* out = bufferevent_get_output(bev_.get());
-  if (evbuffer_get_length(out) == 0) return;
-  // The response is complete: write it straight to the socket. When the socket takes all of it,
-  // the write event that send_body() enabled in this loop turn is disabled again, and the
-  // worker's epoll change list makes that pair cost no epoll_ctl. What the socket does not take
-  // (or an error) is left to the write event.
-  if (!peer_.tls && !tunnel_ && write_socket_output(bev_.get()) > 0 &&
-      evbuffer_get_length(out) == 0) {
-    bufferevent_disable(bev_.get(), EV_WRITE);
+  if (peer_.tls || tunnel_) {
+    write_now();
     return;
   }
-  ensure_enabled(bev_.get(), EV_WRITE);
+  if (closed_ || !bev_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return;
+  // The response is complete: straight to the socket (the write event that send_body() enabled
+  // in this loop turn is disabled again if the socket takes it all).
+  flush_socket_output(bev_.get());
 }
 
 void H1Session::on_write(bufferevent* bev, void* self) {

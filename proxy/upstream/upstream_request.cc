@@ -82,8 +82,8 @@ void UpstreamRequest::on_connected() {
   if (!conn_->reused()) pool_.connect_succeeded(conn_->server());
   read_timeout_on_ = !request_complete_;  // force the one set_timeouts call below
   set_read_timeout(request_complete_);
-  // A complete request is written straight to the socket (write_now); EV_WRITE is armed only
-  // when the kernel cannot take everything, saving two epoll_ctl calls per request.
+  // Pieces of the request go through the write event and a complete one straight to the socket
+  // (write_now), so it starts disabled.
   if (bufferevent_get_enabled(conn_->bev()) & EV_WRITE) bufferevent_disable(conn_->bev(), EV_WRITE);
   if (reading_) ensure_enabled(conn_->bev(), EV_READ);
   flush_pending();
@@ -98,17 +98,14 @@ void UpstreamRequest::write_now() {
   if (!connected()) return;
   evbuffer* out = bufferevent_get_output(conn_->bev());
   if (evbuffer_get_length(out) == 0) return;
-  // A complete request (a GET's head, the end of a body) goes straight to the socket when
-  // nothing is waiting for the write event before it; parts of a body still coming go through
-  // the write event, so that what one loop turn queues leaves in one writev. What the socket
-  // does not take (or an error) is left to the write event.
-  // The write event enabled earlier in this loop turn is disabled again, which the worker's
-  // epoll change list makes free.
-  if (request_complete_ && write_socket_output(conn_->bev()) > 0 && evbuffer_get_length(out) == 0) {
-    bufferevent_disable(conn_->bev(), EV_WRITE);
-    return;
+  // A complete request (a GET's head, the end of a body) goes straight to the socket; parts of
+  // a body still coming go through the write event, so that what one loop turn queues leaves in
+  // one writev.
+  if (request_complete_) {
+    flush_socket_output(conn_->bev());
+  } else {
+    ensure_enabled(conn_->bev(), EV_WRITE);
   }
-  ensure_enabled(conn_->bev(), EV_WRITE);
 }
 
 void UpstreamRequest::set_read_timeout(bool on) {
