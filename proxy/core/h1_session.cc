@@ -11,6 +11,7 @@
 #include "proxy/common/timeouts.h"
 #include "proxy/core/status_text.h"
 #include "proxy/http/head_buffer.h"
+#include "proxy/net/tls_output.h"
 
 namespace pforte::core {
 
@@ -576,6 +577,7 @@ void H1Session::close() {
   if (read_event_) event_del(read_event_.get());
   if (bev_) {
     quiesce(bev_.get());
+    if (peer_.tls) net::release_tls_output(bev_.get());
   }
   if (exchange_) {
     std::shared_ptr<Exchange> ex = std::move(exchange_);

@@ -7,6 +7,7 @@
 #include "proxy/common/evbuffer_util.h"
 #include "proxy/common/http_date.h"
 #include "proxy/common/log.h"
+#include "proxy/net/tls_output.h"
 
 namespace pforte::core {
 
@@ -318,6 +319,7 @@ void H2Session::close() {
   evtimer_del(timer_.get());
   if (bev_) {
     quiesce(bev_.get());
+    if (peer_.tls) net::release_tls_output(bev_.get());
   }
   for (auto& [id, s] : streams_) {
     (void)id;

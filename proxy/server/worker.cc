@@ -47,6 +47,7 @@ Worker::Worker(size_t index, std::shared_ptr<const module::Generation> generatio
   event_config_free(cfg);
   reaper_ = std::make_unique<Reaper>(base_.get());
   timeouts_ = std::make_unique<CommonTimeouts>(base_.get());
+  tls_output_ = std::make_unique<net::TlsOutput>(base_.get(), [this] { maybe_exit(); });
   current_ = build(std::move(generation));
   // The mailbox is an eventfd, so that libevent needs no locking at all: every other event of
   // this base is touched by the worker thread only.
@@ -71,6 +72,7 @@ Worker::~Worker() {
   mailbox_event_.reset();
   tick_.reset();
   drain_deadline_.reset();
+  tls_output_.reset();
   reaper_.reset();
   for (const ListenerSpec& l : pending_listeners_) {
     if (l.fd >= 0) ::close(l.fd);
@@ -281,6 +283,8 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
   if (tls) {
     peer.tls = true;
     SSL* ssl = SSL_new(tls->default_ctx());
+    BIO* bio = w->tls_output_->new_bio(fd);
+    SSL_set_bio(ssl, bio, bio);
     bufferevent* bev = bufferevent_openssl_socket_new(
         w->base_.get(), fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) {
@@ -327,6 +331,7 @@ void Worker::on_tls_event(bufferevent* bev, short what, void* arg) {
   if (!(what & BEV_EVENT_CONNECTED)) {
     PF_DEBUG("client %s: TLS handshake failed", owned->peer.address.c_str());
     bufferevent_disable(bev, EV_READ | EV_WRITE);
+    net::release_tls_output(bev);  // the alert, if OpenSSL wrote one
     w->reaper_->defer(std::move(owned));
     w->shared_.connections.fetch_sub(1);
     return;
@@ -416,7 +421,9 @@ void Worker::begin_drain() {
 }
 
 void Worker::maybe_exit() {
-  if (sessions_.empty() && draining_) {
+  // Lingering TLS output (written after its session closed) is waited for, up to the drain
+  // deadline.
+  if (sessions_.empty() && draining_ && tls_output_->lingering() == 0) {
     event_del(tick_.get());
     event_base_loopexit(base_.get(), nullptr);
   }

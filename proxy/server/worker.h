@@ -18,6 +18,7 @@
 #include "proxy/core/internal_fetch.h"
 #include "proxy/core/worker_context.h"
 #include "proxy/net/tls.h"
+#include "proxy/net/tls_output.h"
 
 namespace pforte::server {
 
@@ -130,6 +131,7 @@ class Worker final : public core::WorkerContext, public module::WorkerServices {
   EventBasePtr base_;
   std::unique_ptr<Reaper> reaper_;
   std::unique_ptr<CommonTimeouts> timeouts_;
+  std::unique_ptr<net::TlsOutput> tls_output_;  ///< the BIO of every client TLS connection
   std::shared_ptr<core::WorkerGeneration> current_;
   std::unordered_map<core::InternalFetch*, std::shared_ptr<core::InternalFetch>> fetches_;
   std::vector<std::unique_ptr<Listener>> listeners_;
