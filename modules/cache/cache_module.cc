@@ -235,11 +235,11 @@ Decision CacheModule::on_request(ExchangeContext& ctx) {
 
   const ClientDirectives client = client_directives(req, *s.settings);
   Lookup found = lookup(core().store, s.primary, req.headers);
-  s.flight = found.variant ? std::move(*found.variant) : s.primary;
   const TimePoint now = s.request_time;
+  Usability use = Usability::kMustRevalidate;
   if (found.entry) {
     const Freshness& f = found.entry->freshness;
-    Usability use = usability(f, now);
+    use = usability(f, now);
     if (use != Usability::kMustRevalidate &&
         client_requires_revalidation(client, current_age(f, now))) {
       use = Usability::kMustRevalidate;
@@ -249,6 +249,10 @@ Decision CacheModule::on_request(ExchangeContext& ctx) {
       status.hit = true;
       return serve(s, req.headers, found.entry, status, "hit");
     }
+  }
+  // Not a fresh hit: the key that a fetch (or refresh) for this request coalesces on.
+  s.flight = found.variant ? std::move(*found.variant) : s.primary;
+  if (found.entry) {
     if (use == Usability::kStaleWhileRevalidate) {
       start_refresh(ctx, s);
       counters().stale.add();

@@ -558,16 +558,24 @@ std::string_view to_string(CacheStatus::Fwd fwd) {
 }
 
 std::string format_cache_status(const CacheStatus& status, std::string_view cache_name) {
-  std::string out(cache_name);
+  std::string out;
+  out.reserve(cache_name.size() + 64 + status.detail.size());
+  out += cache_name;
   if (status.hit) out += "; hit";
   if (status.fwd != CacheStatus::Fwd::kNone) {
     out += "; fwd=";
     out += to_string(status.fwd);
   }
-  if (status.fwd_status) out += "; fwd-status=" + std::to_string(*status.fwd_status);
+  if (status.fwd_status) {
+    out += "; fwd-status=";
+    out += std::to_string(*status.fwd_status);
+  }
   if (status.stored) out += "; stored";
   if (status.collapsed) out += "; collapsed";
-  if (status.ttl) out += "; ttl=" + std::to_string(status.ttl->count());
+  if (status.ttl) {
+    out += "; ttl=";
+    out += std::to_string(status.ttl->count());
+  }
   if (!status.detail.empty()) {
     out += "; detail=";
     out += status.detail;

@@ -106,6 +106,9 @@ module::LocalReply reply_from_entry(const http::Headers& request_headers,
   }
 
   reply.response.status = entry->status;
+  // Room for what is added here and by the exchange (age, cache-status, x-request-id, ...), so
+  // that the copy is the only allocation of the field list.
+  reply.response.headers.reserve(entry->headers.size() + 8);
   reply.response.headers = entry->headers;
   if (entry->status == 200 && !entry->headers.has("accept-ranges")) {
     reply.response.headers.add("accept-ranges", "bytes");

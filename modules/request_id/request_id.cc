@@ -37,7 +37,11 @@ class RequestIdModule : public module::Module {
       state->id.assign(*incoming);
     } else {
       state->id = generator_.next();
-      headers.set(kHeader, state->id);
+      if (incoming) {
+        headers.set(kHeader, state->id);  // replaces the unacceptable one
+      } else {
+        headers.add(kHeader, state->id);
+      }
     }
     ctx.state(index_) = std::move(state);
     return module::Decision::proceed();

@@ -1,5 +1,7 @@
 #include "proxy/common/reaper.h"
 
+#include <utility>
+
 namespace pforte {
 
 Reaper::Reaper(event_base* base) : event_(evtimer_new(base, &Reaper::on_timer, this)) {}
@@ -9,7 +11,11 @@ Reaper::~Reaper() {
 }
 
 void Reaper::defer(std::shared_ptr<void> object) {
-  pending_.push_back(std::move(object));
+  if (object) push(Entry{std::move(object), nullptr, nullptr});
+}
+
+void Reaper::push(Entry entry) {
+  pending_.push_back(std::move(entry));
   if (!armed_) {
     armed_ = true;
     timeval zero{0, 0};
@@ -18,12 +24,20 @@ void Reaper::defer(std::shared_ptr<void> object) {
 }
 
 void Reaper::flush() {
-  // Releasing may defer more objects (an exchange releasing an upstream connection): loop.
+  // Releasing may defer more objects (an exchange releasing an upstream connection): they go to
+  // pending_, which is then released in the next round. A flush from inside a release is left to
+  // the one running.
+  if (flushing_) return;
+  flushing_ = true;
   while (!pending_.empty()) {
-    std::vector<std::shared_ptr<void>> batch;
-    batch.swap(pending_);
-    batch.clear();
+    releasing_.swap(pending_);
+    for (Entry& e : releasing_) {
+      if (e.owned) e.destroy(e.owned);
+      e.shared.reset();
+    }
+    releasing_.clear();
   }
+  flushing_ = false;
 }
 
 void Reaper::on_timer(evutil_socket_t, short, void* self) {

@@ -21,18 +21,27 @@ class Reaper {
 
   /// Keeps `object` alive until the next loop iteration, then releases it.
   void defer(std::shared_ptr<void> object);
+  /// The same for a sole owner, without the allocation a shared_ptr would need.
   template <typename T>
   void defer(std::unique_ptr<T> object) {
-    if (object) defer(std::shared_ptr<void>(std::move(object)));
+    if (object) push(Entry{nullptr, object.release(), [](void* p) { delete static_cast<T*>(p); }});
   }
   /// Releases everything deferred so far (at shutdown).
   void flush();
 
  private:
+  struct Entry {
+    std::shared_ptr<void> shared;
+    void* owned = nullptr;
+    void (*destroy)(void*) = nullptr;  ///< deletes `owned`
+  };
+  void push(Entry entry);
   static void on_timer(evutil_socket_t, short, void* self);
   EventPtr event_;
   bool armed_ = false;
-  std::vector<std::shared_ptr<void>> pending_;
+  bool flushing_ = false;
+  std::vector<Entry> pending_;
+  std::vector<Entry> releasing_;  ///< keeps its capacity between turns
 };
 
 }  // namespace pforte

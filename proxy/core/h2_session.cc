@@ -442,33 +442,37 @@ void H2Session::consume(Stream& s, size_t n) {
 void H2Session::submit_response(Stream& s, const module::Response& head, const BodyInfo& body) {
   std::string status = std::to_string(head.status);
   std::string length;
-  std::vector<nghttp2_nv> nva;
-  nva.reserve(head.headers.size() + 3);
-  nva.push_back(make_nv(":status", status));
+  // A usual head fits the array on the stack; nghttp2 copies the fields anyway.
+  constexpr size_t kInline = 32;
+  const size_t most = head.headers.size() + 3;
+  nghttp2_nv inline_nva[kInline];
+  std::vector<nghttp2_nv> heap_nva(most > kInline ? most : 0);
+  nghttp2_nv* nva = most > kInline ? heap_nva.data() : inline_nva;
+  size_t count = 0;
+  nva[count++] = make_nv(":status", status);
   bool has_date = false;
   for (const http::Field& f : head.headers) {
     if (f.name == "date") has_date = true;
-    nva.push_back(make_nv(f.name, f.value));
+    nva[count++] = make_nv(f.name, f.value);
     // A value that is new in every response: never to be indexed, by us (the encoder's table is
     // off anyway, see start()) or by an intermediary that re-encodes it.
-    if (f.name == "x-request-id") nva.back().flags = NGHTTP2_NV_FLAG_NO_INDEX;
+    if (f.name == "x-request-id") nva[count - 1].flags = NGHTTP2_NV_FLAG_NO_INDEX;
   }
   std::string_view date;
   if (!has_date) {
     date = http_date_now();
-    nva.push_back(make_nv("date", date));
+    nva[count++] = make_nv("date", date);
   }
   if (body.content_length && head.status != 204 && head.status != 304) {
     length = std::to_string(*body.content_length);
-    nva.push_back(make_nv("content-length", length));
+    nva[count++] = make_nv("content-length", length);
   }
   nghttp2_data_provider provider;
   provider.source.ptr = &s;
   provider.read_callback = &cb_read_data;
   bool head_only = !body.has_body || s.head_request_;
   s.has_body_ = !head_only;
-  nghttp2_submit_response(session_.get(), s.id_, nva.data(), nva.size(),
-                          head_only ? nullptr : &provider);
+  nghttp2_submit_response(session_.get(), s.id_, nva, count, head_only ? nullptr : &provider);
   schedule_flush();
 }
 
