@@ -118,20 +118,45 @@ class Pforte:
     def __init__(self, workdir, upstreams, routes=None, tls=True, workers=1, extra="", limits="",
                  global_extra="", wait=True, admin=False, env=None, ports=None, nofile=None):
         self.workdir = workdir
+        # A port from free_port() can be taken before pforte binds it (other tests' outgoing
+        # connections use the same ephemeral range): then pforte exits, and it is started again
+        # on fresh ports, up to three times.
+        for attempt in range(3):
+            try:
+                self._start(upstreams, routes, tls, workers, extra, limits, global_extra, wait,
+                            admin, env, ports, nofile)
+                return
+            except RuntimeError:
+                text = self.startup_output()
+                if ports or attempt == 2 or "Address already in use" not in text:
+                    raise RuntimeError("pforte did not start:\n" + text[-2000:])
+                self._stderr.close()
+
+    def startup_output(self):
+        """What pforte wrote to stderr and its error log so far."""
+        text = ""
+        for path in (self.stderr_path, self.error_log):
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    text += f.read().decode(errors="replace")
+        return text
+
+    def _start(self, upstreams, routes, tls, workers, extra, limits, global_extra, wait, admin,
+               env, ports, nofile):
         # `ports` = (http, https, admin) of another instance: a second process on the same
         # sockets (SO_REUSEPORT), as in a binary upgrade.
         self.http = ports[0] if ports else free_port()
         self.https = (ports[1] if ports else free_port()) if tls else None
         self.admin = (ports[2] if ports else free_port()) if admin else None
-        self.access_log = os.path.join(workdir, "access-%d.log" % id(self))
-        self.error_log = os.path.join(workdir, "error-%d.log" % id(self))
+        self.access_log = os.path.join(self.workdir, "access-%d.log" % id(self))
+        self.error_log = os.path.join(self.workdir, "error-%d.log" % id(self))
         lines = ["[global]", "workers = %d" % workers, 'access_log = "%s"' % self.access_log,
                  'error_log = "%s"' % self.error_log, 'log_level = "debug"', global_extra, ""]
         if limits:
             lines += ["[limits]", limits, ""]
         lines += ["[[listener]]", 'address = "127.0.0.1:%d"' % self.http, ""]
         if tls:
-            self.cert, self.key = make_certificate(workdir)
+            self.cert, self.key = make_certificate(self.workdir)
             lines += ["[[listener]]", 'address = "127.0.0.1:%d"' % self.https,
                       'tls = { cert = "%s", key = "%s" }' % (self.cert, self.key), ""]
         if admin:
@@ -144,11 +169,11 @@ class Pforte:
         for r in routes:
             lines += ["[[route]]", r, ""]
         lines.append(extra)
-        self.config = os.path.join(workdir, "pforte-%d.toml" % id(self))
+        self.config = os.path.join(self.workdir, "pforte-%d.toml" % id(self))
         with open(self.config, "w") as f:
             f.write("\n".join(lines))
         # stderr goes to a file: sanitizer reports and startup errors end up there.
-        self.stderr_path = os.path.join(workdir, "stderr-%d.log" % id(self))
+        self.stderr_path = os.path.join(self.workdir, "stderr-%d.log" % id(self))
         self._stderr = open(self.stderr_path, "wb")
         # `nofile`: the process's descriptor limit (soft and hard), as a small LimitNOFILE would.
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) \
