@@ -283,10 +283,12 @@ void Worker::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
   if (tls) {
     peer.tls = true;
     SSL* ssl = SSL_new(tls->default_ctx());
-    BIO* bio = w->tls_output_->new_bio(fd);
-    SSL_set_bio(ssl, bio, bio);
-    bufferevent* bev = bufferevent_openssl_socket_new(
-        w->base_.get(), fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    BIO* bio = ssl ? w->tls_output_->new_bio(fd) : nullptr;
+    if (bio) SSL_set_bio(ssl, bio, bio);
+    bufferevent* bev =
+        bio ? bufferevent_openssl_socket_new(w->base_.get(), fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE)
+            : nullptr;
     if (!bev) {
       SSL_free(ssl);
       ::close(fd);
