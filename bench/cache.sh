@@ -2,7 +2,7 @@
 # bench/cache.sh - cache HITS of static assets (issue 3): pforte with [cache] beside nginx
 # (proxy_cache), HAProxy (cache section), Varnish (malloc, HTTP/1.1 only) and h2o 2.2 serving
 # the same files from disk (the upper bound), all with one worker, in front of the SAME origin
-# (build-bench/pforte-origin, 1 thread, unpinned), in one invocation.
+# (build-bench/pforte-origin, 1 thread, unpinned unless ORIGIN_CPU names a core), in one invocation.
 #
 # Assets: 4k = /static/app.css (4096 B), 64k = /static/logo.png (65536 B), both
 # `Cache-Control: public, max-age=3600` from the origin; h2o serves copies fetched from the origin.
@@ -218,7 +218,8 @@ write_env "$0 (PEERS=\"$PEERS\" TESTS=\"$TESTS\" RUNS=$RUNS)" \
     "H2_P99=$H2_P99 CACHE_MIB=$CACHE_MIB FILL_MEMORY_MIB=$FILL_MEMORY_MIB FILL_FACTOR=$FILL_FACTOR FILL_SIZES=\"$FILL_SIZES\""
 printf 'size\tobjects\tmemory_mib\torigin_req\trss_kib\thwm_kib\tlimit_kib\tverdict\tmetrics\tlast_object\n' >"$RUN/fill.tsv"
 
-# ---- origin (unpinned: it shares both cores with the proxy and the load generator)
+# ---- origin (unpinned by default: it shares both cores with the proxy and the load generator;
+# ORIGIN_CPU=1 keeps it on the load generator's core, so that the proxy has core 0 to itself)
 start_origin
 log "origin up (pid $ORIGIN_PID): $(fetch h1 "$ORIGIN_PORT" /static/app.css)"
 for a in app.css logo.png; do       # h2o serves the origin's own bytes

@@ -28,6 +28,7 @@ WRK_CONNS=${WRK_CONNS:-50}
 WARM_S=${WARM_S:-1}                 # unrecorded wrk warm-up before each recorded wrk run (0 = none)
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+ORIGIN_CPU=${ORIGIN_CPU:-}          # empty: the origin is unpinned (and may share the proxy's core)
 SKIP_INSTALL=${SKIP_INSTALL:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}         # 1 = use build-bench/ as it is
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
@@ -252,15 +253,17 @@ write_env() {       # write_env COMMAND_TEXT EXTRA_SETTINGS: RUN/env.txt (also o
     {
         env_head "$1"
         for p in $PROXIES; do echo "$p: $(proxy_version "$p")"; done
-        echo "origin: $BUILD_DIR/pforte-origin --listen 127.0.0.1:$ORIGIN_PORT --threads 1 --quiet (unpinned)"
+        echo "origin: $BUILD_DIR/pforte-origin --listen 127.0.0.1:$ORIGIN_PORT --threads 1 --quiet ($([ -n "$ORIGIN_CPU" ] && echo "pinned to core $ORIGIN_CPU" || echo unpinned))"
         echo "settings: RUNS=$RUNS H2_DURATION=$H2_DURATION H2_WARMUP=$H2_WARMUP H2_CLIENTS=$H2_CLIENTS H2_STREAMS=$H2_STREAMS H2_TLS13_CIPHERS=${H2_TLS13_CIPHERS:-default} WRK_DURATION=$WRK_DURATION WRK_CONNS=$WRK_CONNS WARM_S=$WARM_S $2 SERVER_CPU=$SERVER_CPU CLIENT_CPU=$CLIENT_CPU"
     } >"$RUN/env.txt"
     cat "$RUN/env.txt" >&2
     echo "$RUNS_HEADER" >"$RUN/runs.tsv"
 }
 
-start_origin() {    # pforte-origin on ORIGIN_PORT, 1 thread, unpinned -> ORIGIN_PID
-    "$BUILD_DIR/pforte-origin" --listen "127.0.0.1:$ORIGIN_PORT" --threads 1 --quiet >"$RUN/logs/origin.out" 2>&1 &
+start_origin() {    # pforte-origin on ORIGIN_PORT, 1 thread, on core ORIGIN_CPU or unpinned -> ORIGIN_PID
+    local pin=()
+    [ -n "$ORIGIN_CPU" ] && pin=(taskset -c "$ORIGIN_CPU")
+    "${pin[@]}" "$BUILD_DIR/pforte-origin" --listen "127.0.0.1:$ORIGIN_PORT" --threads 1 --quiet >"$RUN/logs/origin.out" 2>&1 &
     ORIGIN_PID=$!
     STARTED+=("$ORIGIN_PID")
     wait_ports "$ORIGIN_PID" "$ORIGIN_PORT" || { log "origin did not start"; cat "$RUN/logs/origin.out" >&2; exit 1; }

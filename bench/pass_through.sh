@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/pass_through.sh - pass-through (no cache) throughput, latency and memory of pforte beside
 # nginx (proxy_pass + upstream keepalive), h2o 2.2 (proxy.reverse.url) and nghttpx, all in front
-# of the SAME origin (build-bench/pforte-origin, 1 thread, unpinned), in one invocation.
+# of the SAME origin (build-bench/pforte-origin, 1 thread, unpinned unless ORIGIN_CPU names a core),
+# in one invocation.
 #
 # Each proxy: 1 worker, access log off, keep-alive to the origin, pinned to core SERVER_CPU (0);
 # the load generator is pinned to core CLIENT_CPU (1). Tests per proxy, RUNS runs each, the
@@ -155,7 +156,8 @@ ports_free
 
 write_env "$0 (PEERS=\"$PEERS\" RUNS=$RUNS)" "IDLE_CONNS=$IDLE_CONNS IDLE_HOLD=$IDLE_HOLD"
 
-# ---- origin (unpinned: it shares both cores with the proxy and the load generator)
+# ---- origin (unpinned by default: it shares both cores with the proxy and the load generator;
+# ORIGIN_CPU=1 keeps it on the load generator's core, so that the proxy has core 0 to itself)
 start_origin
 log "origin up (pid $ORIGIN_PID): $(check_get h1 "$ORIGIN_PORT")"
 
