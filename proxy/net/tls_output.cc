@@ -191,9 +191,7 @@ size_t TlsOutput::collected(SSL* ssl) {
 void TlsOutput::release(SSL* ssl) {
   BatchBio* st = state_of(ssl);
   if (!st || st->failed) return;
-  event_del(st->flush.get());
-  st->scheduled = false;
-  write_out(*st);
+  write_out(*st);  // a last try; the flush event is not needed after it either way
   event_del(st->flush.get());
   st->scheduled = false;
   if (!st->failed && evbuffer_get_length(st->collected.get()) > 0) {
