@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "proxy/common/evbuffer_util.h"
 #include "proxy/common/http_date.h"
@@ -186,8 +187,19 @@ void H1Session::write_end() {
     return;
   }
   if (closed_ || !bev_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return;
-  // The response is complete: straight to the socket (the write event that send_body() enabled
-  // in this loop turn is disabled again if the socket takes it all).
+  // The response is complete. It goes straight to the socket from exchange_finished(), which the
+  // exchange calls next, after appending its access-log line: a client that sends its next
+  // request once it has this answer then never finds that request logged before this one (the
+  // other may reach another worker). The write event covers an exchange that does not finish now.
+  write_now();
+  direct_end_pending_ = true;
+}
+
+void H1Session::flush_end() {
+  if (!std::exchange(direct_end_pending_, false) || closed_ || !bev_) return;
+  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return;
+  // The write event that write_end() enabled in this loop turn is disabled again if the socket
+  // takes it all.
   flush_socket_output(bev_.get());
 }
 
@@ -526,6 +538,7 @@ void H1Session::pause_request_body(bool paused) {
 
 void H1Session::exchange_finished() {
   if (closed_) return;
+  flush_end();
   if (exchange_) worker_.reaper().defer(std::shared_ptr<void>(std::move(exchange_)));
   exchange_.reset();
   if (tunnel_) return;

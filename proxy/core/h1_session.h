@@ -47,8 +47,11 @@ class H1Session final : public Session, public Downstream {
   void stop_own_reading();
   /// Makes sure the bufferevent writes the queued response bytes.
   void write_now();
-  /// At the end of a response: writes it straight to the socket when it can.
+  /// At the end of a response: arranges for flush_end() to write it straight to the socket.
   void write_end();
+  /// Writes the response write_end() completed straight to the socket, once the exchange has
+  /// logged it.
+  void flush_end();
   bool read_head(evbuffer* in);
   void feed_body(evbuffer* in);
   void reject(int status, std::string_view reason);
@@ -94,8 +97,9 @@ class H1Session final : public Session, public Downstream {
 
   uint64_t requests_ = 0;
   bool keep_alive_ = true;
-  bool closing_ = false;    ///< close once the output is flushed
-  bool lingering_ = false;  ///< write side shut, discarding input before the close
+  bool closing_ = false;             ///< close once the output is flushed
+  bool direct_end_pending_ = false;  ///< write_end() left the write to flush_end()
+  bool lingering_ = false;           ///< write side shut, discarding input before the close
   bool closed_ = false;
   bool draining_ = false;
   bool in_process_ = false;
