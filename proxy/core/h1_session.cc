@@ -598,7 +598,7 @@ void H1Session::close() {
     worker_.reaper().defer(std::shared_ptr<void>(std::move(ex)));
   }
   if (tunnel_) {
-    quiesce(tunnel_->bev());
+    tunnel_->quiesce();
   }
   worker_.session_closed(this);
 }

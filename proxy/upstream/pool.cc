@@ -4,6 +4,9 @@
 #include <netinet/tcp.h>
 
 #include <algorithm>
+#include <cerrno>
+
+#include "proxy/common/read_rest.h"
 
 namespace pforte::upstream {
 
@@ -15,11 +18,74 @@ constexpr uint32_t kUnansweredToFail = 3;
 }  // namespace
 
 Connection::Connection(UpstreamPool& pool, size_t server, BuffereventPtr bev)
-    : pool_(pool), server_(server), bev_(std::move(bev)) {
-  read_rest_.watch(bev_.get());
-}
+    : pool_(pool), server_(server), bev_(std::move(bev)) {}
 
 Connection::~Connection() = default;
+
+bool Connection::ensure_event() {
+  if (read_event_) return true;
+  evutil_socket_t fd = bufferevent_getfd(bev_.get());
+  if (fd < 0) return false;
+  read_event_.reset(
+      event_new(pool_.base(), fd, EV_READ | EV_PERSIST, &Connection::on_readable, this));
+  return read_event_ != nullptr;
+}
+
+void Connection::enable_read() {
+  if (reading_ || !ensure_event()) return;
+  reading_ = true;
+  event_add(read_event_.get(), read_timeout_);
+}
+
+void Connection::disable_read() {
+  if (!reading_) return;
+  reading_ = false;
+  event_del(read_event_.get());
+}
+
+void Connection::set_read_timeout(const timeval* tv) {
+  read_timeout_ = tv;
+  // Re-adding an added event moves its timer only; the epoll set is not touched.
+  if (reading_) event_add(read_event_.get(), read_timeout_);
+}
+
+void Connection::quiesce() {
+  disable_read();
+  pforte::quiesce(bev_.get());
+}
+
+void Connection::on_readable(evutil_socket_t fd, short what, void* self) {
+  auto* conn = static_cast<Connection*>(self);
+  bufferevent* bev = conn->bev_.get();
+  bufferevent_data_cb readcb = nullptr;
+  bufferevent_event_cb eventcb = nullptr;
+  void* arg = nullptr;
+  bufferevent_getcb(bev, &readcb, nullptr, &eventcb, &arg);
+  short error = 0;
+  if (what & EV_TIMEOUT) {
+    error = BEV_EVENT_TIMEOUT;
+  } else {
+    evbuffer* in = bufferevent_get_input(bev);
+    ssize_t got = read_socket_chunk(in, fd, kFirstRead);
+    if (got == static_cast<ssize_t>(kFirstRead)) {
+      read_socket_chunk(in, fd, ReadRest::kMaxRead);  // an EOF or error here shows next time
+    }
+    if (got == 0) {
+      error = BEV_EVENT_EOF;
+    } else if (got < 0 && errno != EAGAIN && errno != EINTR) {
+      error = BEV_EVENT_ERROR;
+    } else if (got < 0) {
+      return;
+    }
+  }
+  if (error) {
+    // As a bufferevent does: reading stops, then the owner hears why.
+    conn->disable_read();
+    if (eventcb) eventcb(bev, static_cast<short>(BEV_EVENT_READING | error), arg);
+    return;
+  }
+  if (readcb) readcb(bev, arg);
+}
 
 UpstreamPool::UpstreamPool(event_base* base, Reaper& reaper, const config::UpstreamConfig& config)
     : base_(base),
@@ -116,10 +182,11 @@ void UpstreamPool::give_back(std::unique_ptr<Connection> conn) {
     return;
   }
   bufferevent* bev = conn->bev();
-  bufferevent_set_timeouts(bev, idle_tv_, nullptr);
+  bufferevent_set_timeouts(bev, nullptr, nullptr);
   bufferevent_setcb(bev, &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event,
                     conn.get());
-  ensure_enabled(bev, EV_READ);
+  conn->set_read_timeout(idle_tv_);
+  conn->enable_read();
   s.idle.push_back(std::move(conn));
 }
 
@@ -138,7 +205,7 @@ void UpstreamPool::drop_idle(Connection* conn) {
   auto& idle = servers_[conn->server()].idle;
   auto it = std::find_if(idle.begin(), idle.end(), [&](const auto& c) { return c.get() == conn; });
   if (it == idle.end()) return;
-  quiesce(conn->bev());
+  conn->quiesce();
   reaper_.defer(std::move(*it));
   idle.erase(it);
 }

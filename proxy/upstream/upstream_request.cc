@@ -28,14 +28,14 @@ UpstreamRequest::UpstreamRequest(UpstreamPool& pool, Handler& handler, std::stri
 UpstreamRequest::~UpstreamRequest() {
   if (counted_ && conn_) pool_.request_finished(conn_->server());
   if (conn_) {
-    quiesce(conn_->bev());
+    conn_->quiesce();
   }
 }
 
 void UpstreamRequest::detach() {
   handler_ = nullptr;
   if (conn_) {
-    quiesce(conn_->bev());
+    conn_->quiesce();
   }
 }
 
@@ -73,19 +73,24 @@ void UpstreamRequest::connect_next(std::optional<size_t> server) {
     on_connected();
   } else {
     state_ = State::kConnecting;
-    bufferevent_enable(conn_->bev(), EV_READ | EV_WRITE);
+    bufferevent_enable(conn_->bev(), EV_WRITE);
   }
 }
 
 void UpstreamRequest::on_connected() {
   state_ = State::kAwaitHead;
   if (!conn_->reused()) pool_.connect_succeeded(conn_->server());
-  read_timeout_on_ = !request_complete_;  // force the one set_timeouts call below
+  bufferevent_set_timeouts(conn_->bev(), nullptr, pool_.response_timeout());
+  read_timeout_on_ = !request_complete_;  // force the one change below
   set_read_timeout(request_complete_);
   // Pieces of the request go through the write event and a complete one straight to the socket
   // (write_now), so it starts disabled.
   if (bufferevent_get_enabled(conn_->bev()) & EV_WRITE) bufferevent_disable(conn_->bev(), EV_WRITE);
-  if (reading_) ensure_enabled(conn_->bev(), EV_READ);
+  if (reading_) {
+    conn_->enable_read();
+  } else {
+    conn_->disable_read();
+  }
   flush_pending();
   write_now();
 }
@@ -109,11 +114,9 @@ void UpstreamRequest::write_now() {
 }
 
 void UpstreamRequest::set_read_timeout(bool on) {
-  // Every bufferevent_set_timeouts re-adds both events: call it only on a change.
   if (!conn_ || read_timeout_on_ == on) return;
   read_timeout_on_ = on;
-  bufferevent_set_timeouts(conn_->bev(), on ? pool_.response_timeout() : nullptr,
-                           pool_.response_timeout());
+  conn_->set_read_timeout(on ? pool_.response_timeout() : nullptr);
 }
 
 void UpstreamRequest::flush_pending() {
@@ -176,11 +179,11 @@ void UpstreamRequest::set_reading(bool enabled) {
   if (!conn_ || state_ == State::kConnecting || state_ == State::kIdle) return;
   if (state_ == State::kDone || state_ == State::kFailed) return;
   if (enabled) {
-    bufferevent_enable(conn_->bev(), EV_READ);
+    conn_->enable_read();
     // Bytes may have arrived while paused.
     if (evbuffer_get_length(bufferevent_get_input(conn_->bev()))) process_input();
   } else {
-    bufferevent_disable(conn_->bev(), EV_READ);
+    conn_->disable_read();
   }
 }
 
@@ -195,9 +198,7 @@ std::unique_ptr<Connection> UpstreamRequest::take_connection() {
 }
 
 void UpstreamRequest::on_read(bufferevent*, void* self) {
-  auto* req = static_cast<UpstreamRequest*>(self);
-  if (req->conn_) req->conn_->read_rest();
-  req->process_input();
+  static_cast<UpstreamRequest*>(self)->process_input();
 }
 
 void UpstreamRequest::on_write(bufferevent* bev, void* self) {
@@ -298,7 +299,7 @@ bool UpstreamRequest::try_stale_retry() {
   state_ = State::kConnecting;
   bufferevent_setcb(conn_->bev(), &on_read, &on_write, &on_event, this);
   bufferevent_setwatermark(conn_->bev(), EV_WRITE, kWriteLowWatermark, 0);
-  bufferevent_enable(conn_->bev(), EV_READ | EV_WRITE);
+  bufferevent_enable(conn_->bev(), EV_WRITE);
   return true;
 }
 
@@ -343,7 +344,8 @@ void UpstreamRequest::process_input() {
         info.has_body = false;
         evbuffer_drain(in, head.head_length);
         state_ = State::kDone;
-        bufferevent_disable(conn_->bev(), EV_READ);
+        conn_->disable_read();  // the tunnel reads through the bufferevent
+        conn_->set_read_timeout(nullptr);
         bufferevent_set_timeouts(conn_->bev(), nullptr, nullptr);
         handler_->on_upstream_head(std::move(response), info);
         return;
@@ -432,7 +434,7 @@ void UpstreamRequest::finish_response(const http::Headers* trailers) {
     if (reusable) {
       pool_.give_back(std::move(conn_));
     } else {
-      bufferevent_disable(conn_->bev(), EV_READ | EV_WRITE);
+      conn_->quiesce();
       pool_.reaper().defer(std::move(conn_));
     }
   }
@@ -444,7 +446,7 @@ void UpstreamRequest::fail(Failure failure) {
   if (conn_) {
     if (counted_) pool_.request_finished(conn_->server());
     counted_ = false;
-    quiesce(conn_->bev());
+    conn_->quiesce();
     pool_.reaper().defer(std::move(conn_));
   }
   if (handler_) handler_->on_upstream_failure(failure);

@@ -390,6 +390,44 @@ class Upstreams(unittest.TestCase):
         self.assertEqual(stats["paths"]["static"], 100)
         self.assertLessEqual(stats["connections"] - before - 1, 3, stats)
 
+    def test_an_idle_connection_the_origin_closes_is_dropped_from_the_pool(self):
+        # The origin answers with keep-alive and closes the connection 0.2 s later. pforte sees
+        # the close on the idle connection and drops it, so the next GET opens a new connection
+        # at once instead of finding the dead one and sending again (a stale_connection retry).
+        def answer_then_close(conn, head):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            time.sleep(0.2)
+
+        o = self.raw_origin(answer_then_close)
+        proxy = self.pforte('servers = ["%s"]' % o.address, admin=True)
+        for _ in range(3):
+            status, body = self.get(proxy, "/x")
+            self.assertEqual((status, body), (200, b"ok"))
+            time.sleep(0.6)
+        self.assertEqual(len(o.heads), 3)
+        self.assertEqual(len(o.conns), 3)
+        self.assertEqual(self.metric(proxy, "pforte_upstream_retries_total", upstream="platform",
+                                     reason="stale_connection"), 0)
+
+    def test_an_idle_connection_to_the_origin_is_closed_after_the_upstream_idle_timeout(self):
+        closed_after = []
+
+        def answer_then_wait_for_close(conn, head):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            start = time.monotonic()
+            if conn.recv(1) == b"":
+                closed_after.append(time.monotonic() - start)
+
+        o = self.raw_origin(answer_then_wait_for_close)
+        proxy = self.pforte('servers = ["%s"]\nidle_timeout = "300ms"' % o.address)
+        self.assertEqual(self.get(proxy, "/x"), (200, b"ok"))
+        deadline = time.monotonic() + 5
+        while not closed_after and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(closed_after), 1)
+        self.assertGreaterEqual(closed_after[0], 0.25)
+        self.assertLess(closed_after[0], 2.0)
+
     def test_upgrade_tunnels_bytes_both_ways(self):
         def ws_handler(conn, head):
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
