@@ -182,7 +182,8 @@ void UpstreamPool::give_back(std::unique_ptr<Connection> conn) {
     return;
   }
   bufferevent* bev = conn->bev();
-  bufferevent_set_timeouts(bev, nullptr, nullptr);
+  // The write timeout stays as it is (it only runs while the write event is on).
+  if (bufferevent_get_enabled(bev) & EV_WRITE) bufferevent_disable(bev, EV_WRITE);
   bufferevent_setcb(bev, &UpstreamPool::on_idle_read, nullptr, &UpstreamPool::on_idle_event,
                     conn.get());
   conn->set_read_timeout(idle_tv_);

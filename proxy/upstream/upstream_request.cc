@@ -80,7 +80,9 @@ void UpstreamRequest::connect_next(std::optional<size_t> server) {
 void UpstreamRequest::on_connected() {
   state_ = State::kAwaitHead;
   if (!conn_->reused()) pool_.connect_succeeded(conn_->server());
-  bufferevent_set_timeouts(conn_->bev(), nullptr, pool_.response_timeout());
+  // Once per connection: from the connect timeout to the response timeout for writes (a kept
+  // connection keeps it; bufferevent_set_timeouts re-adds both events).
+  if (!conn_->reused()) bufferevent_set_timeouts(conn_->bev(), nullptr, pool_.response_timeout());
   read_timeout_on_ = !request_complete_;  // force the one change below
   set_read_timeout(request_complete_);
   // Pieces of the request go through the write event and a complete one straight to the socket
