@@ -1,5 +1,8 @@
 #include "proxy/core/h2_session.h"
 
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -143,7 +146,9 @@ void H2Session::start() {
   // ~100 bytes per response head; request headers still use the client's table.
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, 0);
   nghttp2_session* session = nullptr;
-  nghttp2_session_server_new2(&session, cbs, this, opt);
+  frame_memory_.expect_frame_buffer(true);
+  nghttp2_session_server_new3(&session, cbs, this, opt, frame_memory_.mem());
+  frame_memory_.expect_frame_buffer(false);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
   session_.reset(session);
@@ -177,13 +182,35 @@ void H2Session::arm_idle_timer() {
     evtimer_del(timer_.get());
     return;
   }
-  evtimer_add(timer_.get(),
-              worker_.timeouts().get(saw_preface_ ? limits.idle_timeout : limits.header_timeout));
+  // An idle connection is first trimmed (kTrimAfter), then closed at idle_timeout.
+  trim_pending_ = saw_preface_ && limits.idle_timeout > kTrimAfter;
+  evtimer_add(timer_.get(), worker_.timeouts().get(trim_pending_  ? kTrimAfter
+                                                   : saw_preface_ ? limits.idle_timeout
+                                                                  : limits.header_timeout));
+}
+
+void H2Session::trim() {
+  // Only with nothing in flight: the frame buffer is dead then, and the TLS buffers are empty.
+  if (closed_ || draining_ || !streams_.empty() || nghttp2_session_want_write(session_.get()) ||
+      output_pending() > 0) {
+    return;
+  }
+  frame_memory_.trim();
+  if (peer_.tls) {
+    if (SSL* ssl = bufferevent_openssl_get_ssl(bev_.get())) SSL_free_buffers(ssl);
+  }
 }
 
 void H2Session::on_timer(evutil_socket_t, short, void* self) {
   auto* s = static_cast<H2Session*>(self);
   if (!s->streams_.empty()) return;
+  if (s->trim_pending_) {
+    s->trim_pending_ = false;
+    s->trim();
+    evtimer_add(s->timer_.get(),
+                s->worker_.timeouts().get(s->worker_.config().limits.idle_timeout - kTrimAfter));
+    return;
+  }
   // Idle: say goodbye properly, then close once it is written.
   nghttp2_session_terminate_session(s->session_.get(), NGHTTP2_NO_ERROR);
   s->flush();

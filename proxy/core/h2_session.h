@@ -17,6 +17,7 @@
 #include "proxy/common/read_rest.h"
 #include "proxy/core/downstream.h"
 #include "proxy/core/exchange.h"
+#include "proxy/core/h2_frame_memory.h"
 #include "proxy/core/worker_context.h"
 
 namespace pforte::core {
@@ -34,6 +35,9 @@ class H2Session final : public Session {
   class Stream;
   friend class Stream;
 
+  /// How long a connection is idle (no stream open) before trim().
+  static constexpr Millis kTrimAfter{1'000};
+
   struct SessionFree {
     void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
   };
@@ -50,6 +54,9 @@ class H2Session final : public Session {
   static void on_flush_event(evutil_socket_t, short, void* self);
   void close();
   void arm_idle_timer();
+  /// Gives back what an idle connection need not hold: the frame buffer's pages
+  /// (H2FrameMemory) and OpenSSL's empty record buffers. Reallocated by the next use.
+  void trim();
   Stream* stream(int32_t id);
   void dispatch(Stream& s);
   void submit_response(Stream& s, const module::Response& head, const BodyInfo& body);
@@ -86,6 +93,7 @@ class H2Session final : public Session {
   BuffereventPtr bev_;
   ReadRest read_rest_;  ///< h2c only; after bev_, so that it goes first
   PeerInfo peer_;
+  H2FrameMemory frame_memory_;  ///< before session_, which uses it until deleted
   std::unique_ptr<nghttp2_session, SessionFree> session_;
   EventPtr timer_;
   EventPtr flush_event_;
@@ -102,6 +110,7 @@ class H2Session final : public Session {
   bool saw_preface_ = false;
   bool protocol_error_logged_ = false;
   bool flush_scheduled_ = false;
+  bool trim_pending_ = false;  ///< the idle timer's next expiry trims; the one after closes
 };
 
 }  // namespace pforte::core
