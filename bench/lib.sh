@@ -42,7 +42,7 @@ LOADPID=""
 WATCHDOG=""
 ORIGIN_PID=""
 ERRS_SEEN=""
-declare -A PID=() ERR_FROM=() MEM_FRESH=() MEM_IDLE=() MEM_IDLE_OK=() MEM_AFTER=() MEM_HWM=()
+declare -A PID=() ERR_FROM=() MEM_FRESH=() MEM_IDLE=() MEM_SETTLED=() MEM_IDLE_OK=() MEM_AFTER=() MEM_HWM=()
 
 # ---------------------------------------------------------------- processes
 descendants() {

@@ -10,7 +10,9 @@
 #   h2tls: h2load -D 3 --warm-up-time 1 -c 50 -m 10 --tls13-ciphers=TLS_AES_128_GCM_SHA256 https://127.0.0.1:PORT/static/app.css
 #   h1:    wrk -t1 -c50 -d5s --latency http://127.0.0.1:PORT/static/app.css   (after a 1 s wrk warm-up)
 # Memory: a fresh process per proxy, RSS before/after IDLE_CONNS idle h2 TLS connections
-# (../shared/peers/tools/idle_conns.py, skipped if absent), and RSS + VmHWM after the load.
+# (../shared/peers/tools/idle_conns.py, skipped if absent), sampled ~0.3 s and IDLE_SETTLE s after
+# the last connection got its response (an idle connection may shed buffers after a while; pforte
+# does after 1 s), and RSS + VmHWM after the load.
 #
 # Run from the repo root, as root (installs missing Debian packages, raises the fd limit):
 #   bench/pass_through.sh                      # about 4-5 minutes
@@ -29,7 +31,8 @@ PEERS=${PEERS:-"nginx h2o nghttpx"}
 TESTS=${TESTS:-"h2tls h1"}
 RUNS=${RUNS:-3}
 IDLE_CONNS=${IDLE_CONNS:-2000}      # idle h2 TLS connections for the memory probe (0 = skip)
-IDLE_HOLD=${IDLE_HOLD:-2}
+IDLE_HOLD=${IDLE_HOLD:-3}
+IDLE_SETTLE=${IDLE_SETTLE:-2}       # second RSS sample this long after the connections are ready
 IDLE_PEERS=${IDLE_PEERS:-all}       # proxies probed for idle memory: "all" or a list (pforte always)
 PORT_BASE=${PORT_BASE:-18300}       # origin PORT_BASE+80; proxy i: PORT_BASE+10i+1 (h1), +3 (TLS)
 MAX_TOTAL_S=${MAX_TOTAL_S:-900}
@@ -117,8 +120,12 @@ idle_probe() {      # fresh process, RSS before/after IDLE_CONNS idle h2 TLS con
         idle=$(status_kib "$mp" VmRSS)
         MEM_FRESH[$name]=$fresh; MEM_IDLE[$name]=$idle
         MEM_IDLE_OK[$name]=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' "$rf")
+        sleep "$(awk -v s="$IDLE_SETTLE" 'BEGIN{print (s > 0.3) ? s - 0.3 : 0}')"
+        MEM_SETTLED[$name]=$(status_kib "$mp" VmRSS)
         log "  idle $name: $(cat "$rf") pid $mp RSS $fresh -> $idle KiB" \
-            "($(awk -v a="$fresh" -v b="$idle" -v n="${MEM_IDLE_OK[$name]}" 'BEGIN{if (n > 0) printf "%.1f", (b-a)/n; else printf "-"}') KiB/conn)"
+            "($(awk -v a="$fresh" -v b="$idle" -v n="${MEM_IDLE_OK[$name]}" 'BEGIN{if (n > 0) printf "%.1f", (b-a)/n; else printf "-"}') KiB/conn)," \
+            "after ${IDLE_SETTLE}s ${MEM_SETTLED[$name]} KiB" \
+            "($(awk -v a="$fresh" -v b="${MEM_SETTLED[$name]}" -v n="${MEM_IDLE_OK[$name]}" 'BEGIN{if (n > 0) printf "%.1f", (b-a)/n; else printf "-"}') KiB/conn)"
     else
         log "  idle probe of $name failed: $(tail -3 "$RUN/raw/$name.idle.txt" | tr '\n' ' ')"
     fi
@@ -154,7 +161,7 @@ write_configs
 pforte_config_ok "$RUN/conf/pforte.toml"
 ports_free
 
-write_env "$0 (PEERS=\"$PEERS\" RUNS=$RUNS)" "IDLE_CONNS=$IDLE_CONNS IDLE_HOLD=$IDLE_HOLD"
+write_env "$0 (PEERS=\"$PEERS\" RUNS=$RUNS)" "IDLE_CONNS=$IDLE_CONNS IDLE_HOLD=$IDLE_HOLD IDLE_SETTLE=$IDLE_SETTLE"
 
 # ---- origin (unpinned by default: it shares both cores with the proxy and the load generator;
 # ORIGIN_CPU=1 keeps it on the load generator's core, so that the proxy has core 0 to itself)
@@ -189,10 +196,10 @@ record_memory
 for p in $PROXIES; do stop_proxy "$p" load; done
 stop_pid "$ORIGIN_PID"
 {
-    printf 'proxy\trss_fresh\trss_idle\tidle_ok\trss_after\thwm_after\n'
+    printf 'proxy\trss_fresh\trss_idle\tidle_ok\trss_after\thwm_after\trss_settled\n'
     for p in $PROXIES; do
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "${MEM_FRESH[$p]:--}" "${MEM_IDLE[$p]:--}" "${MEM_IDLE_OK[$p]:--}" \
-            "${MEM_AFTER[$p]:--}" "${MEM_HWM[$p]:--}"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "${MEM_FRESH[$p]:--}" "${MEM_IDLE[$p]:--}" "${MEM_IDLE_OK[$p]:--}" \
+            "${MEM_AFTER[$p]:--}" "${MEM_HWM[$p]:--}" "${MEM_SETTLED[$p]:--}"
     done
 } >"$RUN/mem.tsv"
 write_summary "Pass-through benchmark" ptstats.py summarize

@@ -252,10 +252,12 @@ def cmd_summarize(run):
         print("### Memory (KiB; the serving process, i.e. the one holding the most sockets)")
         print()
         print("Idle probe: a fresh process, then N idle h2-over-TLS connections, each after one request "
-              "(`idle_conns.py`). After load: the process that served the load tests above.")
+              "(`idle_conns.py`); RSS ~0.3 s after the last response, and again IDLE_SETTLE s after it "
+              "(settled). After load: the process that served the load tests above.")
         print()
-        print("| proxy | RSS fresh | RSS with idle conns | idle conns ok | KiB / idle conn | RSS after load | VmHWM after load |")
-        print("|---|---|---|---|---|---|---|")
+        print("| proxy | RSS fresh | RSS with idle conns | idle conns ok | KiB / idle conn | KiB / idle conn, settled "
+              "| RSS after load | VmHWM after load |")
+        print("|---|---|---|---|---|---|---|---|")
         for p in proxies:
             rows = [r for r in mem if r["proxy"] == p]
             if not rows:
@@ -263,8 +265,12 @@ def cmd_summarize(run):
             r = rows[-1]
             fresh, idle, ok = num(r["rss_fresh"]), num(r["rss_idle"]), num(r["idle_ok"])
             per = (idle - fresh) / ok if (fresh is not None and idle is not None and ok) else None
-            print("| %s | %s | %s | %s | %s | %s | %s |" % (
+            settled = num(r.get("rss_settled", "-"))
+            per_settled = ((settled - fresh) / ok
+                           if (fresh is not None and settled is not None and ok) else None)
+            print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 p, f(fresh, thousands=True), f(idle, thousands=True), f(ok), f(per, 1),
+                f(per_settled, 1),
                 f(num(r["rss_after"]), thousands=True), f(num(r["hwm_after"]), thousands=True)))
         print()
 
