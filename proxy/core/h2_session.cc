@@ -388,8 +388,14 @@ int H2Session::cb_error(nghttp2_session*, int, const char* msg, size_t len, void
 }
 
 H2Session::Stream* H2Session::stream(int32_t id) {
+  // The callbacks of one frame (a header block's fields, a DATA frame's chunks) name the same
+  // stream in a row.
+  if (id == last_id_ && last_stream_) return last_stream_;
   auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  if (it == streams_.end()) return nullptr;
+  last_id_ = id;
+  last_stream_ = it->second.get();
+  return last_stream_;
 }
 
 size_t H2Session::output_pending() const {
@@ -695,6 +701,7 @@ int H2Session::cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t err
   if (it == s->streams_.end()) return 0;
   std::unique_ptr<Stream> st = std::move(it->second);
   s->streams_.erase(it);
+  if (s->last_stream_ == st.get()) s->last_stream_ = nullptr;
   st->closed_ = true;
   if (error_code == NGHTTP2_PROTOCOL_ERROR && !st->peer_reset_) {
     // nghttp2 reset the stream itself (e.g. DATA not matching content-length).

@@ -101,6 +101,8 @@ class H2Session final : public Session {
   /// contiguous pieces, so each becomes one full TLS record (see move_in_pieces).
   EvbufferPtr stage_;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+  int32_t last_id_ = 0;            ///< stream(): the last stream found ...
+  Stream* last_stream_ = nullptr;  ///< ... (null once it leaves streams_)
   EvbufferPtr scratch_;
   bool in_recv_ = false;
   bool in_send_ = false;

@@ -390,6 +390,32 @@ class Upstreams(unittest.TestCase):
         self.assertEqual(stats["paths"]["static"], 100)
         self.assertLessEqual(stats["connections"] - before - 1, 3, stats)
 
+    def test_a_response_delimited_by_the_origin_closing_arrives_whole(self):
+        # No Content-Length, no chunking: the body ends where the origin closes (RFC 9112 6.3).
+        # 100,000 bytes take several reads; the last one finds the end of the stream.
+        body = bytes((i * 7) % 251 for i in range(100_000))
+
+        def answer_and_close(conn, head):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                         b"Connection: close\r\n\r\n")
+            for i in range(0, len(body), 30_000):
+                conn.sendall(body[i:i + 30_000])
+                time.sleep(0.02)
+
+        o = self.raw_origin(answer_and_close)
+        proxy = self.pforte('servers = ["%s"]' % o.address)
+        for flag in ("--http1.1", "--http2-prior-knowledge"):
+            r = harness.curl("-o", "-", "-w", "\n%{http_code}", flag, proxy.url("/stream"),
+                             timeout=10)
+            got, _, status = r.stdout.rpartition(b"\n")
+            # A complete response: curl saw its proper end (the last chunk, END_STREAM), not a
+            # connection closed or a stream reset after the last byte.
+            self.assertEqual(r.returncode, 0, (flag, r.stderr))
+            self.assertEqual(status, b"200", flag)
+            self.assertEqual(len(got), len(body), flag)
+            self.assertTrue(got == body, flag)
+        self.assertEqual(len(o.heads), 2)
+
     def test_an_idle_connection_the_origin_closes_is_dropped_from_the_pool(self):
         # The origin answers with keep-alive and closes the connection 0.2 s later. pforte sees
         # the close on the idle connection and drops it, so the next GET opens a new connection
