@@ -318,7 +318,7 @@ bool H1Session::read_head(evbuffer* in) {
     reject(400, "unsupported request-target form");
     return false;
   }
-  req.headers.reserve(head.fields.size());
+  req.headers.reserve(head.fields.size() + 1);  // + the request id, if it comes
   for (const auto& [name, value] : head.fields) req.headers.add(name, value);
   info.client_address = peer_.address;
   info.tls = peer_.tls;

@@ -523,6 +523,9 @@ int H2Session::cb_begin_headers(nghttp2_session* session, const nghttp2_frame* f
   st->info_.admin = s->peer_.admin;
   st->info_.request.scheme = s->peer_.tls ? "https" : "http";
   st->info_.request.version = 20;
+  // A browser's request has ~10-15 fields and the forwarding fields come on top: one
+  // allocation instead of the vector's growth by doubling.
+  st->info_.request.headers.reserve(16);
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st.get());
   s->streams_.emplace(frame->hd.stream_id, std::move(st));
   evtimer_del(s->timer_.get());
