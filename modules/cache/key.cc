@@ -103,7 +103,11 @@ CacheKey make_key(std::string text) {
   return CacheKey{std::move(text), h};
 }
 
-std::string normalize_authority(std::string_view scheme, std::string_view authority) {
+namespace {
+
+/// normalize_authority(), appended to `out` (no string of its own).
+void append_normalized_authority(std::string& out, std::string_view scheme,
+                                 std::string_view authority) {
   std::string_view host = authority;
   std::string_view port;
   size_t colon = authority.rfind(':');
@@ -113,8 +117,6 @@ std::string normalize_authority(std::string_view scheme, std::string_view author
     port = authority.substr(colon + 1);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  std::string out;
-  out.reserve(authority.size());
   for (char c : host) out += lower(c);
   bool default_port =
       port.empty() || (port == "80" && scheme == "http") || (port == "443" && scheme == "https");
@@ -122,6 +124,14 @@ std::string normalize_authority(std::string_view scheme, std::string_view author
     out += ':';
     out += port;
   }
+}
+
+}  // namespace
+
+std::string normalize_authority(std::string_view scheme, std::string_view authority) {
+  std::string out;
+  out.reserve(authority.size());
+  append_normalized_authority(out, scheme, authority);
   return out;
 }
 
@@ -130,7 +140,7 @@ CacheKey primary_key(std::string_view scheme, std::string_view authority, std::s
   text.reserve(scheme.size() + 3 + authority.size() + target.size());
   for (char c : scheme) text += lower(c);
   text += "://";
-  text += normalize_authority(scheme, authority);
+  append_normalized_authority(text, scheme, authority);
   text += target;
   return make_key(std::move(text));
 }
