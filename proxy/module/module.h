@@ -103,7 +103,9 @@ class Decision {
 
 /// The access-log record of one exchange. Modules fill their own fields in the log phase.
 struct LogRecord {
-  std::string request_id;    ///< set by the request-id module
+  /// Set by the request-id module: a view of the id it keeps in its state, which lives as long
+  /// as the exchange (a copy would cost an allocation per request, access log on or off).
+  std::string_view request_id;
   std::string cache_status;  ///< set by the cache module ("hit", "miss", ...)
   std::string waiting_room;  ///< set by the waiting-room module ("admitted", "queued", ...)
 };
