@@ -223,6 +223,17 @@ class Pforte:
         with open(self.error_log) as f:
             return f.read()
 
+    def wait_error_text(self, needle, timeout=3.0):
+        """The error log once it holds `needle` (or after `timeout`). The listening sockets are
+        bound before startup ends, so a line logged at startup may land after the port opens; a
+        line logged by a worker or a signal handler may land after the reply that caused it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.error_text()
+            if needle in text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.02)
+
 
 def curl(*args, timeout=30, input=None):
     """Runs curl; returns CompletedProcess (stdout bytes)."""

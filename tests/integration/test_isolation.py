@@ -523,8 +523,9 @@ class Health(IsolationTestCase):
         set_health(self.a, 200)
         time.sleep(0.5)
         self.assertEqual(self.static_counts(), (6, 6, 0))
-        self.assertIn("is down (health checks failed)", self.proxy.error_text())
-        self.assertIn("is up again", self.proxy.error_text())
+        self.assertIn("is down (health checks failed)",
+                      self.proxy.wait_error_text("is down (health checks failed)"))
+        self.assertIn("is up again", self.proxy.wait_error_text("is up again"))
 
     def test_backup_takes_over_only_when_no_primary_is_healthy(self):
         self.start()

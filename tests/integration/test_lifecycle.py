@@ -245,8 +245,8 @@ class Signals(harness.OriginTestCase):
         # 200 descriptors: the reserve (64 + 4 per worker + listeners) leaves room for 65 client
         # connections with an upstream connection each.
         proxy = self.pforte(nofile=200)
-        self.assertEqual(proxy.error_text().count("accepting at most 65 client connections"), 1,
-                         proxy.error_text())
+        text = proxy.wait_error_text("accepting at most 65 client connections")
+        self.assertEqual(text.count("accepting at most 65 client connections"), 1, text)
         sockets = []
         try:
             for _ in range(180):
@@ -292,7 +292,8 @@ class Signals(harness.OriginTestCase):
         self.assertNotIn("after", rotated)
         with open(proxy.error_log + ".1") as f:
             self.assertIn("SIGUSR1: reopening log files", f.read())
-        self.assertIn("SIGUSR1: log files reopened", proxy.error_text())
+        self.assertIn("SIGUSR1: log files reopened",
+                      proxy.wait_error_text("SIGUSR1: log files reopened"))
         self.assertIsNone(proxy.proc.poll())
 
     def test_two_workers_serve_many_connections(self):

@@ -180,7 +180,7 @@ class Reload(unittest.TestCase):
         self.assertFalse(last["ok"])
         self.assertEqual(doc["pforte"]["generation"], 1)
         self.assertRegex(last["message"], re.escape(self.proxy.config) + r":\d+:\d+: .*upstream_typo")
-        self.assertRegex(self.proxy.error_text(),
+        self.assertRegex(self.proxy.wait_error_text("upstream_typo"),
                          re.escape(self.proxy.config) + r":\d+:\d+: .*upstream_typo")
         code, _ = harness.curl_status(self.proxy.url("/static/app.css"))
         self.assertEqual(code, 200)
