@@ -220,16 +220,26 @@ void UpstreamPool::server_failed(size_t server, Clock::time_point now) {
   s.blocked_until = now + kBlock;
 }
 
-void UpstreamPool::server_unanswered(size_t server) {
+void UpstreamPool::server_unanswered(size_t server, Clock::time_point now) {
   Server& s = servers_[server];
-  if (++s.unanswered < kUnansweredToFail) return;
+  // A server that failed before and has not answered since is on probation: its first
+  // unanswered request takes it out again, for twice as long.
+  const uint32_t needed = s.consecutive_failures > 0 ? 1 : kUnansweredToFail;
+  if (++s.unanswered < needed) return;
   s.unanswered = 0;
-  server_failed(server);
+  server_failed(server, now);
+}
+
+void UpstreamPool::server_answered(size_t server) {
+  Server& s = servers_[server];
+  s.unanswered = 0;
+  s.consecutive_failures = 0;
 }
 
 void UpstreamPool::connect_succeeded(size_t server) {
+  // The server takes requests again; whether it answers them decides when its failures are
+  // forgotten (server_answered()): a server that accepts and never answers stays on probation.
   Server& s = servers_[server];
-  s.consecutive_failures = 0;
   s.down_until = {};
   s.blocked_until = {};
 }

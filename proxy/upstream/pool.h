@@ -125,10 +125,12 @@ class UpstreamPool {
   void connect_succeeded(size_t server);
   /// A request to the server timed out or lost its connection before the response head. Three
   /// in a row without an answer in between count as one server_failed(): a server that answers
-  /// other requests is not taken out for one slow URL.
-  void server_unanswered(size_t server);
-  /// A response head arrived from the server.
-  void server_answered(size_t server) { servers_[server].unanswered = 0; }
+  /// other requests is not taken out for one slow URL. After a failure, until the server answers
+  /// again, one is enough (and the time out doubles), so a server that accepts connections but
+  /// never answers costs a client one response_timeout per down period, not three.
+  void server_unanswered(size_t server, Clock::time_point now = Clock::now());
+  /// A response head arrived from the server: its failures are forgotten.
+  void server_answered(size_t server);
 
   /// This worker's retry budget for the upstream (every retry of UpstreamRequest asks it).
   RetryBudget& retry_budget() { return retry_budget_; }

@@ -310,7 +310,8 @@ class Upstreams(unittest.TestCase):
             self.assertEqual(self.get(proxy, "/static/app.css")[0], 200)
             times.append(time.monotonic() - start)
         # Each GET the hung server took cost one response_timeout, then went to the live one;
-        # after three in a row it got no requests for a second.
+        # after three in a row it got no requests for a second, and then one more miss took it
+        # out for two (a slow run is still within those three seconds).
         self.assertLessEqual(max(times), 0.3 + 0.5)
         self.assertLessEqual(len(hung.heads), 4)
         self.assertEqual(self.static_count(live), 30)

@@ -87,6 +87,46 @@ BOOST_AUTO_TEST_CASE(a_failed_server_is_not_tried_for_a_while_even_as_a_last_try
   BOOST_TEST(pool.pick({}, now).value() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_server_that_never_answers_is_taken_out_again_by_one_miss) {
+  using std::chrono::milliseconds;
+  Fixture f("hung");
+  UpstreamPool pool(f.base.get(), f.reaper, f.config);
+  auto picks_at = [&](std::chrono::steady_clock::time_point t) {
+    std::set<size_t> seen;
+    for (int i = 0; i < 6; ++i) seen.insert(*pool.pick({}, t));
+    return seen;
+  };
+  auto now = std::chrono::steady_clock::now();
+  // Two misses are not enough (a slow URL), the third takes the server out.
+  pool.server_unanswered(0, now);
+  pool.server_unanswered(0, now);
+  BOOST_TEST((picks_at(now) == std::set<size_t>{0, 1}));
+  pool.server_unanswered(0, now);
+  BOOST_TEST(!pool.pick({1, 2}, now).has_value());  // blocked: not even a last try
+  BOOST_TEST((picks_at(now + milliseconds(500)) == std::set<size_t>{1}));
+  // Its down time ends; a new connection to it succeeds (it accepts) but the request is not
+  // answered either: out again at once, for twice as long (2 s).
+  auto back = now + milliseconds(1100);
+  BOOST_TEST((picks_at(back) == std::set<size_t>{0, 1}));
+  pool.connect_succeeded(0);
+  pool.server_unanswered(0, back);
+  BOOST_TEST(!pool.pick({1, 2}, back).has_value());
+  BOOST_TEST((picks_at(back + milliseconds(1500)) == std::set<size_t>{1}));
+  BOOST_TEST(pool.pick({1, 2}, back + milliseconds(1500)).value() == 0u);  // down: last try only
+  BOOST_TEST((picks_at(back + milliseconds(2100)) == std::set<size_t>{0, 1}));
+  // Once it answers, its failures are forgotten: three misses are needed again.
+  pool.connect_succeeded(0);
+  pool.server_answered(0);
+  auto healthy = back + milliseconds(3000);
+  pool.server_unanswered(0, healthy);
+  pool.server_unanswered(0, healthy);
+  BOOST_TEST((picks_at(healthy) == std::set<size_t>{0, 1}));
+  pool.server_unanswered(0, healthy);
+  BOOST_TEST((picks_at(healthy + milliseconds(500)) == std::set<size_t>{1}));
+  // And the time out starts again at 1 s.
+  BOOST_TEST((picks_at(healthy + milliseconds(1100)) == std::set<size_t>{0, 1}));
+}
+
 BOOST_AUTO_TEST_CASE(the_board_keys_servers_by_upstream_and_address) {
   auto& a = health_board().server("u1", "127.0.0.1:1");
   auto& b = health_board().server("u2", "127.0.0.1:1");
