@@ -263,7 +263,8 @@ def response_status(block):
 def field_representations(block):
     """How each field of a header block is coded (RFC 7541 §6), as (kind, index) pairs: kind is
     "indexed", "incremental" (literal added to the decoder's dynamic table), "literal" (without
-    or never indexed) or "size_update" (index = the new table size); index 0 = a new name."""
+    indexing), "never" (never indexed) or "size_update" (index = the new table size); index 0 =
+    a new name."""
     out, pos = [], 0
     while pos < len(block):
         b = block[pos]
@@ -275,7 +276,10 @@ def field_representations(block):
             size, pos = _read_int(block, pos, 5)
             out.append(("size_update", size))
             continue
-        kind, prefix = ("incremental", 6) if b & 0x40 else ("literal", 4)
+        if b & 0x40:
+            kind, prefix = "incremental", 6
+        else:
+            kind, prefix = ("never" if b & 0x10 else "literal"), 4
         index, pos = _read_int(block, pos, prefix)
         if index == 0:
             _, _, pos = _read_string(block, pos)
