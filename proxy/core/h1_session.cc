@@ -184,6 +184,7 @@ void H1Session::write_now() {
 void H1Session::write_end() {
   if (peer_.tls || tunnel_) {
     write_now();
+    if (peer_.tls && !closed_ && bev_) net::write_tls_now(bev_.get());
     return;
   }
   if (closed_ || !bev_ || evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return;

@@ -316,7 +316,10 @@ void H2Session::flush() {
     }
   } while (send_again_);
   in_send_ = false;
-  if (stage_) move_in_pieces(bufferevent_get_output(bev_.get()), stage_.get(), kTlsRecord);
+  if (stage_ && evbuffer_get_length(stage_.get()) > 0) {
+    move_in_pieces(bufferevent_get_output(bev_.get()), stage_.get(), kTlsRecord);
+    net::write_tls_now(bev_.get());
+  }
   if (!nghttp2_session_want_read(session_.get()) && !nghttp2_session_want_write(session_.get()) &&
       evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
     close();

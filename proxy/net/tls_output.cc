@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -228,6 +229,11 @@ void TlsOutput::on_linger(evutil_socket_t fd, short what, void* arg) {
   TlsOutput* owner = l->owner;
   owner->lingering_.erase(l->self);
   if (owner->lingering_.empty() && owner->on_idle_) owner->on_idle_();
+}
+
+void write_tls_now(bufferevent* bev) {
+  if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) return;
+  event_active(&bev->ev_write, EV_WRITE, 1);
 }
 
 void release_tls_output(bufferevent* bev) {

@@ -63,6 +63,13 @@ class TlsOutput {
   std::list<std::unique_ptr<Linger>> lingering_;
 };
 
+/// Encrypts what the TLS bufferevent `bev` has in its output now, in this loop turn.
+/// bufferevent_openssl only arms its write event when output arrives and encrypts at the next
+/// EPOLLOUT: one more loop turn per response and two epoll_ctl (add EPOLLOUT, remove it). This
+/// runs its write callback now instead; the write event it armed is removed again within the same
+/// turn (unless the socket is full), which the epoll change list then never sends to the kernel.
+void write_tls_now(bufferevent* bev);
+
 /// TlsOutput::release() for the SSL of a TLS bufferevent whose BIO came from new_bio(); a no-op
 /// for any other bufferevent. Sessions call it when they let their client connection go.
 void release_tls_output(bufferevent* bev);
