@@ -230,6 +230,24 @@ def cmd_summarize(run):
         print("| %s | %s | %s | %s | %.2f | >= 1.20 |" % (
             label, f(pc["rps"], thousands=True), best, f(best_rps, thousands=True), pc["rps"] / best_rps))
     print()
+    # req/s only compares the proxies when each of them is the limit. When the load generator's
+    # core is saturated (it shares core 1 with the origin under ORIGIN_CPU=1), req/s measures the
+    # client; the proxy's CPU time per request still compares the proxies.
+    table_head("Ratios by CPU per proxied request (best peer's us/req / pforte's; > 1 = pforte needs less)",
+               ["protocol", "pforte us/req", "best peer", "peer us/req", "ratio", "client core % (pforte / peer)"],
+               note="Read these when the client core was near 100 %: req/s then measures the client.")
+    for t, label in TESTS:
+        pc = cell.get(("pforte", t))
+        peers = [(cell[(p, t)]["us_per_req"], p) for p in proxies if p != "pforte" and (p, t) in cell
+                 and cell[(p, t)]["us_per_req"] is not None]
+        if not pc or pc["us_per_req"] is None or not peers:
+            print("| %s | %s | - | - | - | - |" % (label, f(pc and pc["us_per_req"], 1)))
+            continue
+        best_us, best = min(peers)
+        print("| %s | %s | %s | %s | %.2f | %s / %s |" % (
+            label, f(pc["us_per_req"], 1), best, f(best_us, 1), best_us / pc["us_per_req"],
+            f(pc["cli"], 1), f(cell[(best, t)]["cli"], 1)))
+    print()
     print("### CPU during the measured runs (medians; /proc/stat busy incl. softirq)")
     print()
     print("Core 0 runs the proxy (and, unpinned, possibly the origin); core 1 runs the load generator. "
