@@ -6,10 +6,13 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
+import h2frames as h2
 import harness
 
 FNV_OFFSET = 0xCBF29CE484222325
@@ -412,6 +415,84 @@ class Proxying(harness.ProxyTestCase):
                 data_end = re.findall(r"recv DATA frame <length=\d+, flags=0x01, stream_id=(\d+)>",
                                       out)
                 self.assertEqual(sorted(set(data_end)), sorted(set(streams)))
+
+    def tls_h2_ends(self, chunks, streams, pause=0.0):
+        """Opens an h2 TLS connection whose TLS records the test makes itself (ssl.SSLObject over
+        memory BIOs), sends the preface and one GET per stream id in `streams`, each in a TLS record
+        of its own, as the byte chunks `chunks` (a function of the whole byte string) with `pause`
+        seconds between them, and returns the stream ids that ended with a 200 response."""
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2"])
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+        sock = socket.create_connection(("127.0.0.1", self.proxy.https), timeout=5)
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    sock.sendall(out.read())
+                    got = sock.recv(65536)
+                    self.assertTrue(got, "closed during the handshake")
+                    inc.write(got)
+            sock.sendall(out.read())
+            self.assertEqual(tls.selected_alpn_protocol(), "h2")
+            tls.write(h2.PREFACE + h2.settings() + h2.window_update(0, 1 << 20))
+            for sid in streams:
+                tls.write(h2.headers(sid, h2.request_fields("/static/app.css?s=%d" % sid,
+                                                            scheme="https")))
+            wire = out.read()
+            for i, chunk in enumerate(chunks(wire)):
+                if i and pause:
+                    time.sleep(pause)
+                sock.sendall(chunk)
+            ended, plain = set(), b""
+            deadline = time.monotonic() + 10
+            while ended != set(streams) and time.monotonic() < deadline:
+                try:
+                    got = sock.recv(65536)
+                except socket.timeout:
+                    break
+                if not got:
+                    break
+                inc.write(got)
+                while True:
+                    try:
+                        plain += tls.read(65536)
+                    except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                        break
+                while len(plain) >= 9:
+                    length = int.from_bytes(plain[:3], "big")
+                    if len(plain) < 9 + length:
+                        break
+                    ftype, flags = plain[3], plain[4]
+                    sid = int.from_bytes(plain[5:9], "big") & 0x7FFFFFFF
+                    payload, plain = plain[9:9 + length], plain[9 + length:]
+                    if ftype == h2.HEADERS:
+                        self.assertEqual(h2.response_status(payload), 200)
+                    self.assertNotIn(ftype, (h2.GOAWAY, h2.RST_STREAM), "stream %d" % sid)
+                    if ftype in (h2.HEADERS, h2.DATA) and flags & h2.END_STREAM:
+                        ended.add(sid)
+            return ended
+        finally:
+            sock.close()
+
+    def test_h2_tls_requests_in_many_records_sent_at_once_are_all_answered(self):
+        # Twenty TLS records reach the socket at once: all of them must be decrypted and
+        # answered without waiting for more bytes (a TLS reader that stops while records wait in
+        # its buffer, rather than in the socket, would leave streams unanswered).
+        streams = list(range(1, 41, 2))
+        self.assertEqual(self.tls_h2_ends(lambda wire: [wire], streams), set(streams))
+
+    def test_h2_tls_records_split_across_packets_are_all_answered(self):
+        # The same bytes in pieces that cut records in the middle (7 bytes, then 1,000, then
+        # the rest), with pauses: a record that is only partly there waits for the rest.
+        streams = list(range(1, 21, 2))
+        chunks = lambda wire: [wire[:7], wire[7:1007], wire[1007:]]  # noqa: E731
+        self.assertEqual(self.tls_h2_ends(chunks, streams, pause=0.1), set(streams))
 
     def test_nghttp_over_tls_negotiates_h2(self):
         url = "https://localhost:%d/static/app.css" % self.proxy.https
