@@ -1,8 +1,10 @@
 #include "proxy/core/h2_session.h"
 
 #include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -19,8 +21,12 @@ namespace {
 constexpr size_t kOutputHighWatermark = 64 * 1024;
 constexpr int32_t kStreamWindow = 256 * 1024;
 constexpr int32_t kConnectionWindow = 4 * 1024 * 1024;
-constexpr size_t kTlsRecord = 16 * 1024;      ///< largest TLS record payload
-constexpr size_t kResponseHpackTable = 1024;  ///< our encoder's HPACK table, see start()
+constexpr size_t kTlsRecord = 16 * 1024;        ///< largest TLS record payload
+constexpr size_t kResponseHpackTable = 1024;    ///< our encoder's HPACK table, see start()
+constexpr size_t kTlsReadPerTurn = 256 * 1024;  ///< read_tls(): at most this much per loop turn
+/// read_tls(): when OpenSSL must write before it can read on (a TLS 1.3 KeyUpdate answer) and
+/// the output is full, reading is tried again after this, or when the socket has more.
+constexpr timeval kTlsReadRetry{0, 50'000};
 
 nghttp2_nv make_nv(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
@@ -173,10 +179,77 @@ void H2Session::start() {
   bufferevent_setcb(bev_.get(), &on_read, &on_write, &on_event, this);
   bufferevent_setwatermark(bev_.get(), EV_WRITE, kOutputHighWatermark / 2, 0);
   bufferevent_set_timeouts(bev_.get(), nullptr, worker_.timeouts().get(limits.idle_timeout));
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  if (peer_.tls) {
+    SSL_set_read_ahead(bufferevent_openssl_get_ssl(bev_.get()), 1);
+    bufferevent_disable(bev_.get(), EV_READ);
+    bufferevent_enable(bev_.get(), EV_WRITE);
+    tls_read_.reset(event_new(worker_.base(), bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST,
+                              &H2Session::on_tls_readable, this));
+    event_add(tls_read_.get(), nullptr);
+  } else {
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  }
   arm_idle_timer();
   flush();
   if (evbuffer_get_length(bufferevent_get_input(bev_.get()))) on_input();
+  // What the handshake's reads left in OpenSSL's buffer: the socket may not signal it again.
+  if (peer_.tls && !closed_ && SSL_has_pending(bufferevent_openssl_get_ssl(bev_.get()))) {
+    event_active(tls_read_.get(), EV_READ, 0);
+  }
+}
+
+void H2Session::on_tls_readable(evutil_socket_t, short, void* self) {
+  static_cast<H2Session*>(self)->read_tls();
+}
+
+void H2Session::read_tls() {
+  if (closed_ || draining_input_stopped_) return;
+  SSL* ssl = bufferevent_openssl_get_ssl(bev_.get());
+  evbuffer* in = bufferevent_get_input(bev_.get());
+  size_t total = 0;
+  bool gone = false;
+  bool want_write = false;
+  while (total < kTlsReadPerTurn) {
+    evbuffer_iovec vec;
+    if (evbuffer_reserve_space(in, kTlsRecord, &vec, 1) != 1) {
+      gone = true;
+      break;
+    }
+    ERR_clear_error();
+    int n = SSL_read(ssl, vec.iov_base, static_cast<int>(std::min(vec.iov_len, kTlsRecord)));
+    if (n > 0) {
+      vec.iov_len = static_cast<size_t>(n);
+      evbuffer_commit_space(in, &vec, 1);
+      total += static_cast<size_t>(n);
+      // Nothing decrypted or raw left in OpenSSL, and the last read found the socket empty: done
+      // until the socket is readable again (no read() just to learn that it would block).
+      if (SSL_pending(ssl) == 0 && !SSL_has_pending(ssl) && net::TlsOutput::drained(ssl)) break;
+      continue;
+    }
+    int err = SSL_get_error(ssl, n);
+    if (err == SSL_ERROR_WANT_WRITE) {
+      want_write = true;
+    } else if (err != SSL_ERROR_WANT_READ) {
+      gone = true;  // EOF or error
+    }
+    break;
+  }
+  if (want_write && !gone) {
+    // Records may wait in OpenSSL's buffer, which the socket will not signal: try again soon.
+    event_add(tls_read_.get(), &kTlsReadRetry);
+    tls_read_retry_ = true;
+  } else if (tls_read_retry_) {
+    tls_read_retry_ = false;
+    event_remove_timer(tls_read_.get());
+  }
+  if (total > 0) on_input();
+  if (closed_) return;
+  if (gone) {
+    close();
+    return;
+  }
+  // A flood: the rest in the next loop turn, after the other connections.
+  if (total >= kTlsReadPerTurn) event_active(tls_read_.get(), EV_READ, 0);
 }
 
 void H2Session::arm_idle_timer() {
@@ -273,10 +346,13 @@ void H2Session::on_input() {
       flush();
       draining_ = true;
       bufferevent_disable(bev_.get(), EV_READ);
+      if (tls_read_) event_del(tls_read_.get());
+      draining_input_stopped_ = true;
       if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) close();
       return;
     }
-    if (n <= 8) break;
+    // evbuffer_peek() with len -1 stops at the 8 extents given: the while loop takes the rest.
+    if (used == 0) break;
   }
   in_recv_ = false;
   flush();
@@ -351,6 +427,7 @@ void H2Session::close() {
   if (closed_) return;
   closed_ = true;
   evtimer_del(timer_.get());
+  if (tls_read_) event_del(tls_read_.get());
   if (bev_) {
     quiesce(bev_.get());
     if (peer_.tls) net::release_tls_output(bev_.get());

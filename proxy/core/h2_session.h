@@ -66,6 +66,8 @@ class H2Session final : public Session {
   void protocol_error(const char* what);
 
   static void on_read(bufferevent* bev, void* self);
+  static void on_tls_readable(evutil_socket_t, short, void* self);
+  void read_tls();
   static void on_write(bufferevent* bev, void* self);
   static void on_event(bufferevent* bev, short what, void* self);
   static void on_timer(evutil_socket_t, short, void* self);
@@ -97,6 +99,11 @@ class H2Session final : public Session {
   std::unique_ptr<nghttp2_session, SessionFree> session_;
   EventPtr timer_;
   EventPtr flush_event_;
+  /// TLS only: the client socket's read event. The session reads through SSL_read itself, with
+  /// OpenSSL's read-ahead: one read() per burst instead of one for each record's 5-byte header
+  /// and one for its body. (bufferevent_openssl would stop reading while records wait in
+  /// OpenSSL's buffer, because it only asks SSL_pending(); its own reading is switched off.)
+  EventPtr tls_read_;
   /// TLS only: frames collect here during a flush and then move to the bufferevent in 16 KiB
   /// contiguous pieces, so each becomes one full TLS record (see move_in_pieces).
   EvbufferPtr stage_;
@@ -108,6 +115,8 @@ class H2Session final : public Session {
   bool in_send_ = false;
   bool send_again_ = false;
   bool closed_ = false;
+  bool draining_input_stopped_ = false;  ///< after a protocol error: nothing more is read
+  bool tls_read_retry_ = false;          ///< tls_read_ carries kTlsReadRetry as its timeout
   bool draining_ = false;
   bool saw_preface_ = false;
   bool protocol_error_logged_ = false;

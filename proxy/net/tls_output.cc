@@ -23,6 +23,7 @@ struct BatchBio {
   bool failed = false;     ///< a write failed (or the BIO was released): no more output
   int error = 0;           ///< errno of the failed write
   bool eof = false;        ///< a read returned 0
+  bool drained = false;    ///< the last read got less than asked: the socket had no more
   bool handed_over = false;  ///< the socket went to a Linger, which closes it
 };
 
@@ -81,6 +82,7 @@ int bio_read(BIO* b, char* out, int len) {
   BIO_clear_retry_flags(b);
   if (len <= 0) return 0;
   ssize_t n = ::read(st->fd, out, static_cast<size_t>(len));
+  st->drained = n < len;
   if (n == 0) {
     st->eof = true;
   } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -182,6 +184,11 @@ BIO* TlsOutput::new_bio(int fd) {
   BIO_set_init(b, 1);
   BIO_set_shutdown(b, 0);
   return b;
+}
+
+bool TlsOutput::drained(SSL* ssl) {
+  BatchBio* st = state_of(ssl);
+  return !st || st->drained;
 }
 
 size_t TlsOutput::collected(SSL* ssl) {

@@ -48,6 +48,9 @@ class TlsOutput {
   /// bufferevent. No-op for other BIOs.
   void release(SSL* ssl);
 
+  /// Whether the last read of the BIO of `ssl` got less than OpenSSL asked for, i.e. found the
+  /// socket empty (true for other BIOs: the caller then reads until OpenSSL wants more).
+  static bool drained(SSL* ssl);
   /// Bytes collected but not yet written by the BIO of `ssl` (0 for other BIOs).
   static size_t collected(SSL* ssl);
   /// Connections released with bytes still to write, not yet finished or given up.
