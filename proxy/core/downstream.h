@@ -21,8 +21,9 @@ struct BodyInfo {
 class Downstream {
  public:
   virtual ~Downstream() = default;
-  /// Sends the response head. `head.headers` holds no framing or hop-by-hop fields.
-  virtual void send_head(const module::Response& head, const BodyInfo& body) = 0;
+  /// Sends the response head. `head.headers` holds no framing or hop-by-hop fields. The head
+  /// becomes the downstream's: HTTP/2 keeps its fields until the HEADERS frame is written.
+  virtual void send_head(module::Response&& head, const BodyInfo& body) = 0;
   /// Queues response body bytes (drains `piece`).
   virtual void send_body(evbuffer* piece) = 0;
   /// Ends the response, with trailers if any (dropped where the protocol cannot carry them).

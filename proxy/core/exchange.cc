@@ -334,7 +334,7 @@ bool Exchange::send_response_head(module::Response& head, BodyInfo body) {
   }
   if (body_rewritten_) body.content_length.reset();
   head_sent_ = true;
-  if (downstream_) downstream_->send_head(head, body);
+  if (downstream_) downstream_->send_head(std::move(head), body);
   return true;
 }
 

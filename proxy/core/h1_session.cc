@@ -431,7 +431,7 @@ void H1Session::send_continue() {
   }
 }
 
-void H1Session::send_head(const module::Response& head, const BodyInfo& body) {
+void H1Session::send_head(module::Response&& head, const BodyInfo& body) {
   if (closed_) return;
   evbuffer* out = bufferevent_get_output(bev_.get());
   std::string text = core::status_text(head.status).data();

@@ -27,7 +27,7 @@ class H1Session final : public Session, public Downstream {
   void close_now() override;
 
   // Downstream
-  void send_head(const module::Response& head, const BodyInfo& body) override;
+  void send_head(module::Response&& head, const BodyInfo& body) override;
   void send_body(evbuffer* piece) override;
   void send_end(const http::Headers* trailers) override;
   size_t response_buffered() const override;

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -28,10 +29,11 @@ constexpr size_t kTlsReadPerTurn = 256 * 1024;  ///< read_tls(): at most this mu
 /// the output is full, reading is tried again after this, or when the socket has more.
 constexpr timeval kTlsReadRetry{0, 50'000};
 
-nghttp2_nv make_nv(std::string_view name, std::string_view value) {
+nghttp2_nv make_nv(std::string_view name, std::string_view value,
+                   uint8_t flags = NGHTTP2_NV_FLAG_NONE) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                    value.size(), NGHTTP2_NV_FLAG_NONE};
+                    value.size(), flags};
 }
 
 }  // namespace
@@ -42,10 +44,11 @@ class H2Session::Stream final : public Downstream {
   Stream(H2Session& session, int32_t id) : session_(session), id_(id), out_(make_evbuffer()) {}
 
   // Downstream
-  void send_head(const module::Response& head, const BodyInfo& body) override {
+  void send_head(module::Response&& head, const BodyInfo& body) override {
     if (closed_) return;
     has_body_ = body.has_body;
-    session_.submit_response(*this, head, body);
+    head_ = std::move(head);
+    session_.submit_response(*this, body);
   }
   void send_body(evbuffer* piece) override {
     if (closed_) {
@@ -85,6 +88,11 @@ class H2Session::Stream final : public Downstream {
   std::shared_ptr<Exchange> exchange_;
   EvbufferPtr out_;                        ///< response body waiting to be framed
   std::optional<http::Headers> trailers_;  ///< response trailers
+  /// The response head: nghttp2 reads its fields (NO_COPY) when it writes the HEADERS frame,
+  /// which is before the stream closes, or drops the frame without reading them.
+  module::Response head_;
+  char status_text_[4] = {};
+  char length_text_[24] = {};
   http::Headers request_trailers_;
   size_t header_bytes_ = 0;
   uint64_t body_received_ = 0;
@@ -558,34 +566,49 @@ void H2Session::consume(Stream& s, size_t n) {
   schedule_flush();
 }
 
-void H2Session::submit_response(Stream& s, const module::Response& head, const BodyInfo& body) {
-  std::string status = std::to_string(head.status);
-  std::string length;
-  // A usual head fits the array on the stack; nghttp2 copies the fields anyway.
+void H2Session::submit_response(Stream& s, const BodyInfo& body) {
+  const module::Response& head = s.head_;
+  // Every name and value lives in the stream until nghttp2 has written the frame: nghttp2 takes
+  // them without copying.
+  constexpr uint8_t kNoCopy = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+  int status = head.status >= 100 && head.status <= 999 ? head.status : 500;
+  s.status_text_[0] = static_cast<char>('0' + status / 100);
+  s.status_text_[1] = static_cast<char>('0' + status / 10 % 10);
+  s.status_text_[2] = static_cast<char>('0' + status % 10);
+  // A usual head fits the array on the stack; nghttp2 copies the array, not the fields.
   constexpr size_t kInline = 32;
   const size_t most = head.headers.size() + 3;
   nghttp2_nv inline_nva[kInline];
   std::vector<nghttp2_nv> heap_nva(most > kInline ? most : 0);
   nghttp2_nv* nva = most > kInline ? heap_nva.data() : inline_nva;
   size_t count = 0;
-  nva[count++] = make_nv(":status", status);
+  nva[count++] = make_nv(":status", std::string_view(s.status_text_, 3), kNoCopy);
   bool has_date = false;
   for (const http::Field& f : head.headers) {
-    if (f.name == "date") has_date = true;
-    nva[count++] = make_nv(f.name, f.value);
-    // Values new in (nearly) every response would only push the repeatable fields out of the
-    // table: never indexed, by us or by an intermediary that re-encodes them.
-    if (f.name == "x-request-id" || f.name == "cache-status")
-      nva[count - 1].flags = NGHTTP2_NV_FLAG_NO_INDEX;
+    uint8_t flags = kNoCopy;
+    switch (f.name.size()) {
+      case 4:
+        has_date = has_date || f.name == "date";
+        break;
+      case 12:
+        // Values new in (nearly) every response would only push the repeatable fields out of the
+        // table: never indexed, by us or by an intermediary that re-encodes them.
+        if (f.name == "x-request-id" || f.name == "cache-status") flags |= NGHTTP2_NV_FLAG_NO_INDEX;
+        break;
+      default:
+        break;
+    }
+    nva[count++] = make_nv(f.name, f.value, flags);
   }
-  std::string_view date;
-  if (!has_date) {
-    date = http_date_now();
-    nva[count++] = make_nv("date", date);
-  }
+  // The date string changes with the second: nghttp2 copies the value.
+  if (!has_date) nva[count++] = make_nv("date", http_date_now(), NGHTTP2_NV_FLAG_NO_COPY_NAME);
   if (body.content_length && head.status != 204 && head.status != 304) {
-    length = std::to_string(*body.content_length);
-    nva[count++] = make_nv("content-length", length);
+    auto [end, ec] =
+        std::to_chars(s.length_text_, s.length_text_ + sizeof s.length_text_, *body.content_length);
+    (void)ec;  // 24 characters hold every uint64_t
+    nva[count++] = make_nv(
+        "content-length",
+        std::string_view(s.length_text_, static_cast<size_t>(end - s.length_text_)), kNoCopy);
   }
   nghttp2_data_provider provider;
   provider.source.ptr = &s;

@@ -59,7 +59,7 @@ class H2Session final : public Session {
   void trim();
   Stream* stream(int32_t id);
   void dispatch(Stream& s);
-  void submit_response(Stream& s, const module::Response& head, const BodyInfo& body);
+  void submit_response(Stream& s, const BodyInfo& body);
   void resume_stream(Stream& s);
   void consume(Stream& s, size_t n);
   /// Logs a protocol violation by the client (the first one of the connection at info level).

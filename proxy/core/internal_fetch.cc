@@ -60,9 +60,9 @@ void InternalFetch::cancel() {
   complete(module::FetchResult{});
 }
 
-void InternalFetch::send_head(const module::Response& head, const BodyInfo&) {
+void InternalFetch::send_head(module::Response&& head, const BodyInfo&) {
   result_.status = head.status;
-  result_.headers = head.headers;
+  result_.headers = std::move(head.headers);
   result_.body = make_evbuffer();
 }
 

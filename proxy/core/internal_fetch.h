@@ -32,7 +32,7 @@ class InternalFetch final : public Downstream, public std::enable_shared_from_th
   void cancel();
 
   // Downstream
-  void send_head(const module::Response& head, const BodyInfo& body) override;
+  void send_head(module::Response&& head, const BodyInfo& body) override;
   void send_body(evbuffer* piece) override;
   void send_end(const http::Headers* trailers) override;
   size_t response_buffered() const override { return 0; }

@@ -1,6 +1,7 @@
 #include "proxy/http/headers.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace pforte::http {
 
@@ -12,6 +13,8 @@ char lower(char c) {
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  // Stored names are lower case and most lookups name them so: one memcmp settles those.
+  if (a == b) return true;
   for (size_t i = 0; i < a.size(); ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
   }
@@ -25,8 +28,19 @@ void Headers::add(std::string_view name, std::string_view value) {
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
-  remove(name);
-  add(name, value);
+  // The first field of that name takes the value in place (its strings keep their memory); any
+  // later ones go.
+  auto first = std::find_if(fields_.begin(), fields_.end(),
+                            [&](const Field& f) { return iequals(f.name, name); });
+  if (first == fields_.end()) {
+    add(name, value);
+    return;
+  }
+  first->value.assign(value);
+  auto rest = std::next(first);
+  fields_.erase(
+      std::remove_if(rest, fields_.end(), [&](const Field& f) { return iequals(f.name, name); }),
+      fields_.end());
 }
 
 size_t Headers::remove(std::string_view name) {

@@ -20,7 +20,8 @@ class Headers {
  public:
   /// Appends a field; `name` is lower-cased.
   void add(std::string_view name, std::string_view value);
-  /// Replaces every field named `name` with one field (appended if absent).
+  /// Replaces every field named `name` with one field: the first keeps its place and takes
+  /// `value`, later ones are removed; appended if absent.
   void set(std::string_view name, std::string_view value);
   /// Removes every field named `name` (case-insensitive); returns how many were removed.
   size_t remove(std::string_view name);

@@ -52,6 +52,19 @@ BOOST_AUTO_TEST_CASE(set_replaces_every_field_of_that_name) {
   BOOST_TEST(h.get("b").value() == "2");
 }
 
+BOOST_AUTO_TEST_CASE(set_keeps_the_first_field_in_its_place) {
+  Headers h;
+  h.add("a", "1");
+  h.add("b", "2");
+  h.add("A", "3");
+  h.add("c", "4");
+  h.set("A", "5");
+  std::vector<std::string> seen;
+  for (const auto& f : h) seen.push_back(f.name + "=" + f.value);
+  BOOST_TEST(seen == (std::vector<std::string>{"a=5", "b=2", "c=4"}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(set_appends_an_absent_field) {
   Headers h;
   h.set("Via", "1.1 pforte");
