@@ -117,7 +117,10 @@ void append_normalized_authority(std::string& out, std::string_view scheme,
     port = authority.substr(colon + 1);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  for (char c : host) out += lower(c);
+  // Host names arrive in lower case nearly always: one append, then fold only what needs it.
+  size_t start = out.size();
+  out.append(host);
+  for (size_t i = start; i < out.size(); ++i) out[i] = lower(out[i]);
   bool default_port =
       port.empty() || (port == "80" && scheme == "http") || (port == "443" && scheme == "https");
   if (!default_port) {
@@ -138,7 +141,9 @@ std::string normalize_authority(std::string_view scheme, std::string_view author
 CacheKey primary_key(std::string_view scheme, std::string_view authority, std::string_view target) {
   std::string text;
   text.reserve(scheme.size() + 3 + authority.size() + target.size());
-  for (char c : scheme) text += lower(c);
+  size_t start = text.size();
+  text.append(scheme);
+  for (size_t i = start; i < text.size(); ++i) text[i] = lower(text[i]);
   text += "://";
   append_normalized_authority(text, scheme, authority);
   text += target;

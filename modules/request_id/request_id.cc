@@ -101,8 +101,11 @@ uint64_t Generator::next64() {
 std::string Generator::next() {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id(32, '0');
-  uint64_t parts[2] = {next64(), next64()};
-  for (int i = 0; i < 32; ++i) id[i] = kHex[(parts[i / 16] >> ((i % 16) * 4)) & 0xf];
+  char* out = id.data();
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = next64();
+    for (int i = 0; i < 16; ++i, bits >>= 4) *out++ = kHex[bits & 0xf];
+  }
   return id;
 }
 
