@@ -13,6 +13,11 @@
 #   h2tls-4k, h2tls-64k: h2load -D 3 --warm-up-time 1 -c 50 -m 10 --tls13-ciphers=TLS_AES_128_GCM_SHA256
 #                        (p99 from h2load --log-file; Varnish has no TLS and is skipped)
 #   h1-4k, h1-64k:       wrk -t1 -c50 -d5s --latency (after a 1 s wrk warm-up)
+# CPU per hit (CPU_ROUNDS rounds, 0 = skip): for each h2 test, every TLS proxy in turn serves the
+# same CPU_HITS hits (a tenth of them at 64 KiB; h2load -n, same clients and streams) and its CPU
+# time is read from /proc/PID/stat before and after: microseconds of the proxy's CPU per hit,
+# whatever the client core could offer, with the proxies' rounds seconds apart (this VM's speed
+# drifts by tens of percent between minutes, which the per-run CPU shares do not cancel).
 # Memory: RSS and VmHWM of every proxy after the load; then, for pforte, a fresh process with
 # [cache] memory = FILL_MEMORY filled with FILL_FACTOR x that many bytes of distinct cacheable
 # objects (/static/<size>.bin?i=N, FILL_SIZES) must stay within memory + 32 MiB.
@@ -22,8 +27,8 @@
 #   bench/cache.sh                         # about 8-9 minutes
 #   RUNS=1 SIM=0 bench/cache.sh            # quick look
 #   PEERS="haproxy h2o" TESTS="h2tls-4k" bench/cache.sh
-# Prints the run folder (mktemp -d) holding configs, raw outputs, runs.tsv, mem.tsv, fill.tsv,
-# cachesim.tsv and summary.md. Everything is on 127.0.0.1; every load command runs under
+# Prints the run folder (mktemp -d) holding configs, raw outputs, runs.tsv, cpu.tsv, mem.tsv,
+# fill.tsv, cachesim.tsv and summary.md. Everything is on 127.0.0.1; every load command runs under
 # `timeout`; every process started here is stopped by its PID on exit, on INT/TERM and after
 # MAX_TOTAL_S.
 set -u -o pipefail
@@ -35,6 +40,8 @@ set -u -o pipefail
 PEERS=${PEERS:-"nginx haproxy varnish h2o"}
 TESTS=${TESTS:-"h2tls-4k h2tls-64k h1-4k h1-64k"}
 RUNS=${RUNS:-3}
+CPU_ROUNDS=${CPU_ROUNDS:-5}         # interleaved rounds of the CPU-per-hit measurement (0 = skip)
+CPU_HITS=${CPU_HITS:-200000}        # hits per proxy and round
 H2_P99=${H2_P99:-1}                 # 1 = h2load --log-file, for the p99 of the h2 runs
 CACHE_MIB=${CACHE_MIB:-64}          # cache size of every proxy during the load
 FILL_MEMORY_MIB=${FILL_MEMORY_MIB:-64}  # pforte [cache] memory for the fill test (0 = skip it)
@@ -168,6 +175,23 @@ after_load() {      # the p99 of an h2load run, from its per-request log, into t
 
 # ---------------------------------------------------------------- pforte memory with the cache full
 metric() { awk -v m="$2" '$1==m{printf "%.0f", $2}' <<<"$1"; }
+cpu_round() {       # cpu_round PROXY TEST ROUND: CPU_HITS h2 TLS hits, a line in RUN/cpu.tsv
+    local name=$1 t=$2 r=$3 url raw s0 s1 ok hits=$CPU_HITS
+    [ "${t: -3}" = 64k ] && hits=$((CPU_HITS / 10))   # 16x the bytes per hit
+    url="https://127.0.0.1:$(tls_port "$name")$(asset_of "$t")"
+    raw="$RUN/raw/$name.$t.cpu$r.txt"
+    LOAD=(h2load -n "$hits" -c "$H2_CLIENTS" -m "$H2_STREAMS")
+    [ -n "$H2_TLS13_CIPHERS" ] && LOAD+=(--tls13-ciphers="$H2_TLS13_CIPHERS")
+    LOAD+=("$url")
+    echo "# ${LOAD[*]}" >"$raw"
+    s0=$(tree_cpu_ticks "${PID[$name]}")
+    run_load 120 "$raw" "${LOAD[@]}"
+    s1=$(tree_cpu_ticks "${PID[$name]}")
+    ok=$(grep -o '[0-9]* succeeded' "$raw" | head -1 | awk '{print $1}')
+    awk -v n="$name" -v t="$t" -v r="$r" -v a="$s0" -v b="$s1" -v ok="${ok:-0}" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN{printf "%s\t%s\t%s\t%d\t%.3f\n", n, t, r, ok, (ok>0)?(b-a)/hz*1e6/ok:0}' >>"$RUN/cpu.tsv"
+    log "  $name $t cpu round $r: ${ok:-0} hits, $(tail -1 "$RUN/cpu.tsv" | cut -f5) us of CPU per hit"
+}
 fill_probe() {      # fill_probe OBJECT_SIZE: fresh pforte, FILL_FACTOR x FILL_MEMORY of distinct objects
     local size=$1 n mp rss hwm metrics first cfg="$RUN/conf/pforte-fill.toml" urls="$RUN/raw/fill-$1.curl"
     n=$(( FILL_FACTOR * FILL_MEMORY_MIB * 1048576 / size ))
@@ -243,6 +267,15 @@ for t in $TESTS; do if [ "${t:0:2}" = h1 ]; then H1_TESTS="$H1_TESTS $t"; else H
 [ -n "$H2_TESTS" ] && run_rotating "$H2_TESTS" $H2_LIVE
 # shellcheck disable=SC2086
 [ -n "$H1_TESTS" ] && run_rotating "$H1_TESTS" $H1_LIVE
+if [ "$CPU_ROUNDS" -gt 0 ] && [ -n "$H2_TESTS" ]; then
+    log "== CPU per hit: $CPU_ROUNDS rounds of $CPU_HITS hits per proxy, proxies in turn"
+    printf 'proxy\ttest\tround\thits\tus_per_hit\n' >"$RUN/cpu.tsv"
+    for t in $H2_TESTS; do
+        for r in $(seq 1 "$CPU_ROUNDS"); do
+            for p in $H2_LIVE; do cpu_round "$p" "$t" "$r"; done
+        done
+    done
+fi
 record_memory
 for p in $PROXIES; do stop_proxy "$p" load; done
 {

@@ -3,8 +3,9 @@
 
   cachestats.py RUN_DIR
       markdown: medians per proxy and test from runs.tsv (req/s, p99, origin requests during the
-      runs), ratios against the issue-3 targets, memory (mem.tsv, fill.tsv) and the hit ratios
-      of pforte-cachesim (cachesim.tsv)
+      runs), microseconds of proxy CPU per hit in interleaved rounds (cpu.tsv), ratios against
+      the issue-3 targets, memory (mem.tsv, fill.tsv) and the hit ratios of pforte-cachesim
+      (cachesim.tsv)
 """
 import os
 import sys
@@ -39,8 +40,20 @@ def cells(runs):
     return res
 
 
+def cpu_cells(rows):
+    """(proxy, test) -> median, min, max microseconds of proxy CPU per hit and the rounds."""
+    out = {}
+    for r in rows:
+        us = num(r["us_per_hit"])
+        if us and int(num(r["hits"]) or 0) > 0:
+            out.setdefault((r["proxy"], r["test"]), []).append(us)
+    return {k: dict(us=med(v), lo=min(v), hi=max(v), n=len(v)) for k, v in out.items()}
+
+
 def main(run):
     runs = read_tsv(run + "/runs.tsv")
+    cpu_rows = read_tsv(run + "/cpu.tsv") if os.path.exists(run + "/cpu.tsv") else []
+    cpu = cpu_cells(cpu_rows)
     proxies = []
     for r in runs:
         if r["proxy"] not in proxies:
@@ -79,6 +92,28 @@ def main(run):
                 origin, v["bad"], flag))
         print()
 
+    if cpu:
+        rounds = max(v["n"] for v in cpu.values())
+        print("#### CPU per hit, h2 over TLS (median of %d interleaved rounds)" % rounds)
+        print()
+        print("Each proxy in turn serves the same number of hits (h2load -n, 50 clients, 10 "
+              "streams each); its CPU time (user + system, /proc/PID/stat) divided by the hits. "
+              "`pforte ÷ peer` is the peer's CPU per hit divided by pforte's: above 1, pforte "
+              "serves more hits per second of CPU.")
+        print()
+        print("| test | proxy | µs CPU per hit (min-max) | pforte ÷ peer |")
+        print("|---|---|---|---|")
+        for t, _ in TESTS:
+            pc = cpu.get(("pforte", t))
+            for p in proxies:
+                v = cpu.get((p, t))
+                if not v:
+                    continue
+                rel = "%.2f" % (v["us"] / pc["us"]) if pc and p != "pforte" else "-"
+                print("| %s | %s | %.2f (%.2f-%.2f) | %s |" % (
+                    t, "**%s**" % p if p == "pforte" else p, v["us"], v["lo"], v["hi"], rel))
+        print()
+
     table_head("Ratios pforte / peer (median req/s)",
                ["test", "best caching peer", "ratio", "vs HAProxy", "vs h2o (files)",
                 "per CPU-s vs HAProxy", "per CPU-s vs h2o", "issue-3 target"])
@@ -101,8 +136,22 @@ def main(run):
         for tt, peer, m in TARGETS:
             v = c.get((peer, t))
             if tt == t:
-                verdict = "not measured" if not v or not v["rps"] else (
-                    "met" if pc["rps"] / v["rps"] >= m else "NOT met")
+                # Met only if met by req/s and per second of proxy CPU: with the client core
+                # saturated, req/s measures the load generator, and a server that idles part of
+                # the time looks as fast as one that does not.
+                if not v or not v["rps"]:
+                    verdict = "not measured"
+                else:
+                    by_rps = pc["rps"] / v["rps"]
+                    by_cpu = (pc["per_cpu"] / v["per_cpu"]
+                              if v["per_cpu"] and pc["per_cpu"] else None)
+                    # The interleaved CPU-per-hit rounds, where measured, are the better figure.
+                    if (peer, t) in cpu and ("pforte", t) in cpu:
+                        by_cpu = cpu[(peer, t)]["us"] / cpu[("pforte", t)]["us"]
+                    met = by_rps >= m and (by_cpu is None or by_cpu >= m)
+                    verdict = "met" if met else "NOT met"
+                    if not met and by_rps >= m:
+                        verdict += " (per CPU: %.2f)" % by_cpu
                 targets.append(">= %.1fx %s: %s" % (m, peer, verdict))
         print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
             t, "%s (%s)" % (best[1], f(best[0], thousands=True)) if best else "-",
