@@ -90,7 +90,7 @@ bool parse_size(const char* text, size_t& out) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {  // every option takes a value
     size_t v = 0;
     bool has_value = i + 1 < argc && parse_size(argv[i + 1], v);
     if (std::strcmp(argv[i], "--objects") == 0 && has_value) {
@@ -107,7 +107,6 @@ int main(int argc, char** argv) {
                    "[--seed S]\n");
       return 2;
     }
-    ++i;
   }
   std::printf("# %zu objects of %zu body bytes (%llu bytes charged each), warm-up %zu requests\n",
               o.objects, o.body,
