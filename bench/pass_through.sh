@@ -9,6 +9,8 @@
 # proxies' runs interleaved (rotating order) so that every proxy sees the same time windows:
 #   h2tls: h2load -D 3 --warm-up-time 1 -c 50 -m 10 --tls13-ciphers=TLS_AES_128_GCM_SHA256 https://127.0.0.1:PORT/static/app.css
 #   h1:    wrk -t1 -c50 -d5s --latency http://127.0.0.1:PORT/static/app.css   (after a 1 s wrk warm-up)
+# Then CPU_ROUNDS (5) interleaved rounds: every proxy in turn gets CPU_REQUESTS (100,000) requests
+# per protocol (h2load -n; --h1 for HTTP/1.1) and its CPU time per request is recorded (cpu.tsv).
 # Memory: a fresh process per proxy, RSS before/after IDLE_CONNS idle h2 TLS connections
 # (../shared/peers/tools/idle_conns.py, skipped if absent), sampled ~0.3 s and IDLE_SETTLE s after
 # the last connection got its response (an idle connection may shed buffers after a while; pforte
@@ -18,7 +20,7 @@
 #   bench/pass_through.sh                      # about 4-5 minutes
 #   RUNS=1 IDLE_CONNS=0 bench/pass_through.sh  # quick look
 #   PEERS="nginx" bench/pass_through.sh        # pforte and a subset of the peers
-# Prints the run folder (mktemp -d) holding configs, raw outputs, runs.tsv, mem.tsv, summary.md.
+# Prints the run folder (mktemp -d) holding configs, raw outputs, runs.tsv, cpu.tsv, mem.tsv, summary.md.
 # Everything is on 127.0.0.1; every load command runs under `timeout`; every process started
 # here is stopped by its PID (TERM, then KILL) on exit, on INT/TERM and after MAX_TOTAL_S.
 set -u -o pipefail
@@ -36,6 +38,8 @@ IDLE_SETTLE=${IDLE_SETTLE:-2}       # second RSS sample this long after the conn
 IDLE_PEERS=${IDLE_PEERS:-all}       # proxies probed for idle memory: "all" or a list (pforte always)
 PORT_BASE=${PORT_BASE:-18300}       # origin PORT_BASE+80; proxy i: PORT_BASE+10i+1 (h1), +3 (TLS)
 MAX_TOTAL_S=${MAX_TOTAL_S:-900}
+CPU_ROUNDS=${CPU_ROUNDS:-5}         # interleaved rounds of CPU per proxied request (0 = skip)
+CPU_REQUESTS=${CPU_REQUESTS:-100000}  # requests per proxy, protocol and round
 IDLE_TOOL=${IDLE_TOOL:-$ROOT/../shared/peers/tools/idle_conns.py}
 
 ORIGIN_PORT=$((PORT_BASE + 80))
@@ -190,6 +194,37 @@ for p in $PROXIES; do
 done
 # shellcheck disable=SC2086
 run_rotating "$TESTS" $LIVE
+
+# ---- CPU per proxied request: every proxy in turn gets the same CPU_REQUESTS requests (h2load -n:
+# over TLS with 50 clients x 10 streams, or --h1 with 50 connections); its CPU time over them.
+# Rounds seconds apart cancel the VM's drift, which the per-run figures above do not.
+cpu_round() {       # cpu_round PROXY TEST ROUND: a line in RUN/cpu.tsv
+    local name=$1 t=$2 r=$3 raw s0 s1 ok
+    raw="$RUN/raw/$name.$t.cpu$r.txt"
+    if [ "$t" = h1 ]; then
+        LOAD=(h2load --h1 -n "$CPU_REQUESTS" -c 50 "http://127.0.0.1:$(h1_port "$name")$ASSET")
+    else
+        LOAD=(h2load -n "$CPU_REQUESTS" -c 50 -m 10 --tls13-ciphers=TLS_AES_128_GCM_SHA256
+              "https://127.0.0.1:$(tls_port "$name")$ASSET")
+    fi
+    echo "# ${LOAD[*]}" >"$raw"
+    s0=$(tree_cpu_ticks "${PID[$name]}")
+    run_load 120 "$raw" "${LOAD[@]}"
+    s1=$(tree_cpu_ticks "${PID[$name]}")
+    ok=$(grep -o '[0-9]* succeeded' "$raw" | head -1 | awk '{print $1}')
+    awk -v n="$name" -v t="$t" -v r="$r" -v a="$s0" -v b="$s1" -v ok="${ok:-0}" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN{printf "%s\t%s\t%s\t%d\t%.3f\n", n, t, r, ok, (ok>0)?(b-a)/hz*1e6/ok:0}' >>"$RUN/cpu.tsv"
+    log "  $name $t cpu round $r: ${ok:-0} requests, $(tail -1 "$RUN/cpu.tsv" | cut -f5) us of CPU per request"
+}
+if [ "$CPU_ROUNDS" -gt 0 ]; then
+    log "== CPU per request: $CPU_ROUNDS rounds of $CPU_REQUESTS requests per proxy, proxies in turn"
+    printf 'proxy\ttest\tround\trequests\tus_per_req\n' >"$RUN/cpu.tsv"
+    for t in $TESTS; do
+        for r in $(seq 1 "$CPU_ROUNDS"); do
+            for p in $LIVE; do cpu_round "$p" "$t" "$r"; done
+        done
+    done
+fi
 
 # ---- memory after load, then stop
 record_memory

@@ -12,6 +12,7 @@
       from RUN_DIR/runs.tsv and RUN_DIR/mem.tsv
 """
 import json
+import os
 import re
 import statistics
 import sys
@@ -266,6 +267,33 @@ def cmd_summarize(run):
                     p, t, f(c["srv"], 1), f(c["cli"], 1), f(c["proc"], 1), f(c["ocpu"], 1),
                     f(c["us_per_req"], 1), f(c["conn_per_req"], 3)))
     print()
+    cpu_rows = read_tsv(run + "/cpu.tsv") if os.path.exists(run + "/cpu.tsv") else []
+    cpu = {}
+    for r in cpu_rows:
+        us = num(r["us_per_req"])
+        if us and int(num(r["requests"]) or 0) > 0:
+            cpu.setdefault((r["proxy"], r["test"]), []).append(us)
+    if cpu:
+        rounds = max(len(v) for v in cpu.values())
+        print("### CPU per proxied request in interleaved rounds (median of %d)" % rounds)
+        print()
+        print("Each proxy in turn gets the same number of requests (h2load -n; `--h1` for HTTP/1.1); "
+              "its CPU time (user + system) divided by them. `pforte ÷ peer` = the peer's us/req "
+              "divided by pforte's: above 1, pforte needs less CPU.")
+        print()
+        print("| test | proxy | us CPU per request (min-max) | pforte ÷ peer |")
+        print("|---|---|---|---|")
+        for t, _ in TESTS:
+            base = med(cpu.get(("pforte", t), [])) if ("pforte", t) in cpu else None
+            for p in proxies:
+                v = cpu.get((p, t))
+                if not v:
+                    continue
+                m = med(v)
+                rel = "%.2f" % (m / base) if base and p != "pforte" else "-"
+                print("| %s | %s | %.1f (%.1f-%.1f) | %s |" % (
+                    t, "**%s**" % p if p == "pforte" else p, m, min(v), max(v), rel))
+        print()
     if mem:
         print("### Memory (KiB; the serving process, i.e. the one holding the most sockets)")
         print()
