@@ -175,22 +175,12 @@ after_load() {      # the p99 of an h2load run, from its per-request log, into t
 
 # ---------------------------------------------------------------- pforte memory with the cache full
 metric() { awk -v m="$2" '$1==m{printf "%.0f", $2}' <<<"$1"; }
-cpu_round() {       # cpu_round PROXY TEST ROUND: CPU_HITS h2 TLS hits, a line in RUN/cpu.tsv
-    local name=$1 t=$2 r=$3 url raw s0 s1 ok hits=$CPU_HITS
-    [ "${t: -3}" = 64k ] && hits=$((CPU_HITS / 10))   # 16x the bytes per hit
-    url="https://127.0.0.1:$(tls_port "$name")$(asset_of "$t")"
-    raw="$RUN/raw/$name.$t.cpu$r.txt"
+cpu_load() {        # cpu_load PROXY TEST -> LOAD for cpu_rounds (lib.sh): CPU_HITS h2 TLS hits
+    local hits=$CPU_HITS
+    [ "${2: -3}" = 64k ] && hits=$((CPU_HITS / 10))   # 16x the bytes per hit
     LOAD=(h2load -n "$hits" -c "$H2_CLIENTS" -m "$H2_STREAMS")
     [ -n "$H2_TLS13_CIPHERS" ] && LOAD+=(--tls13-ciphers="$H2_TLS13_CIPHERS")
-    LOAD+=("$url")
-    echo "# ${LOAD[*]}" >"$raw"
-    s0=$(tree_cpu_ticks "${PID[$name]}")
-    run_load 120 "$raw" "${LOAD[@]}"
-    s1=$(tree_cpu_ticks "${PID[$name]}")
-    ok=$(grep -o '[0-9]* succeeded' "$raw" | head -1 | awk '{print $1}')
-    awk -v n="$name" -v t="$t" -v r="$r" -v a="$s0" -v b="$s1" -v ok="${ok:-0}" -v hz="$(getconf CLK_TCK)" \
-        'BEGIN{printf "%s\t%s\t%s\t%d\t%.3f\n", n, t, r, ok, (ok>0)?(b-a)/hz*1e6/ok:0}' >>"$RUN/cpu.tsv"
-    log "  $name $t cpu round $r: ${ok:-0} hits, $(tail -1 "$RUN/cpu.tsv" | cut -f5) us of CPU per hit"
+    LOAD+=("https://127.0.0.1:$(tls_port "$1")$(asset_of "$2")")
 }
 fill_probe() {      # fill_probe OBJECT_SIZE: fresh pforte, FILL_FACTOR x FILL_MEMORY of distinct objects
     local size=$1 n mp rss hwm metrics first cfg="$RUN/conf/pforte-fill.toml" urls="$RUN/raw/fill-$1.curl"
@@ -269,12 +259,8 @@ for t in $TESTS; do if [ "${t:0:2}" = h1 ]; then H1_TESTS="$H1_TESTS $t"; else H
 [ -n "$H1_TESTS" ] && run_rotating "$H1_TESTS" $H1_LIVE
 if [ "$CPU_ROUNDS" -gt 0 ] && [ -n "$H2_TESTS" ]; then
     log "== CPU per hit: $CPU_ROUNDS rounds of $CPU_HITS hits per proxy, proxies in turn"
-    printf 'proxy\ttest\tround\thits\tus_per_hit\n' >"$RUN/cpu.tsv"
-    for t in $H2_TESTS; do
-        for r in $(seq 1 "$CPU_ROUNDS"); do
-            for p in $H2_LIVE; do cpu_round "$p" "$t" "$r"; done
-        done
-    done
+    # shellcheck disable=SC2086
+    cpu_rounds "$H2_TESTS" $H2_LIVE
 fi
 record_memory
 for p in $PROXIES; do stop_proxy "$p" load; done

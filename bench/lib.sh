@@ -118,6 +118,29 @@ tree_cpu_ticks() {
     echo $t
 }
 status_kib() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status" 2>/dev/null; }
+# cpu_rounds TESTS PROXY...: CPU_ROUNDS rounds in which every PROXY in turn runs the load the
+# script's `cpu_load PROXY TEST` puts in LOAD (a fixed number of requests, h2load -n); the
+# proxy's CPU time per request goes to RUN/cpu.tsv. Rounds seconds apart cancel the VM's drift.
+cpu_rounds() {
+    local tests=$1 t r name raw s0 s1 ok; shift
+    printf 'proxy\ttest\tround\trequests\tus_per_req\n' >"$RUN/cpu.tsv"
+    for t in $tests; do
+        for r in $(seq 1 "$CPU_ROUNDS"); do
+            for name in "$@"; do
+                cpu_load "$name" "$t"
+                raw="$RUN/raw/$name.$t.cpu$r.txt"
+                echo "# ${LOAD[*]}" >"$raw"
+                s0=$(tree_cpu_ticks "${PID[$name]}")
+                run_load 120 "$raw" "${LOAD[@]}"
+                s1=$(tree_cpu_ticks "${PID[$name]}")
+                ok=$(grep -o '[0-9]* succeeded' "$raw" | head -1 | awk '{print $1}')
+                awk -v n="$name" -v t="$t" -v r="$r" -v a="$s0" -v b="$s1" -v ok="${ok:-0}" -v hz="$(getconf CLK_TCK)" \
+                    'BEGIN{printf "%s\t%s\t%s\t%d\t%.3f\n", n, t, r, ok, (ok>0)?(b-a)/hz*1e6/ok:0}' >>"$RUN/cpu.tsv"
+                log "  $name $t cpu round $r: ${ok:-0} requests, $(tail -1 "$RUN/cpu.tsv" | cut -f5) us of CPU per request"
+            done
+        done
+    done
+}
 # shellcheck disable=SC2010
 sockets_of() { ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'socket:'; }
 main_pid() {        # serving process: most sockets; ties -> most CPU

@@ -196,34 +196,19 @@ done
 run_rotating "$TESTS" $LIVE
 
 # ---- CPU per proxied request: every proxy in turn gets the same CPU_REQUESTS requests (h2load -n:
-# over TLS with 50 clients x 10 streams, or --h1 with 50 connections); its CPU time over them.
-# Rounds seconds apart cancel the VM's drift, which the per-run figures above do not.
-cpu_round() {       # cpu_round PROXY TEST ROUND: a line in RUN/cpu.tsv
-    local name=$1 t=$2 r=$3 raw s0 s1 ok
-    raw="$RUN/raw/$name.$t.cpu$r.txt"
-    if [ "$t" = h1 ]; then
-        LOAD=(h2load --h1 -n "$CPU_REQUESTS" -c 50 "http://127.0.0.1:$(h1_port "$name")$ASSET")
+# over TLS with 50 clients x 10 streams, or --h1 with 50 connections); cpu_rounds is in lib.sh.
+cpu_load() {        # cpu_load PROXY TEST -> LOAD for cpu_rounds
+    if [ "$2" = h1 ]; then
+        LOAD=(h2load --h1 -n "$CPU_REQUESTS" -c 50 "http://127.0.0.1:$(h1_port "$1")$ASSET")
     else
         LOAD=(h2load -n "$CPU_REQUESTS" -c 50 -m 10 --tls13-ciphers=TLS_AES_128_GCM_SHA256
-              "https://127.0.0.1:$(tls_port "$name")$ASSET")
+              "https://127.0.0.1:$(tls_port "$1")$ASSET")
     fi
-    echo "# ${LOAD[*]}" >"$raw"
-    s0=$(tree_cpu_ticks "${PID[$name]}")
-    run_load 120 "$raw" "${LOAD[@]}"
-    s1=$(tree_cpu_ticks "${PID[$name]}")
-    ok=$(grep -o '[0-9]* succeeded' "$raw" | head -1 | awk '{print $1}')
-    awk -v n="$name" -v t="$t" -v r="$r" -v a="$s0" -v b="$s1" -v ok="${ok:-0}" -v hz="$(getconf CLK_TCK)" \
-        'BEGIN{printf "%s\t%s\t%s\t%d\t%.3f\n", n, t, r, ok, (ok>0)?(b-a)/hz*1e6/ok:0}' >>"$RUN/cpu.tsv"
-    log "  $name $t cpu round $r: ${ok:-0} requests, $(tail -1 "$RUN/cpu.tsv" | cut -f5) us of CPU per request"
 }
 if [ "$CPU_ROUNDS" -gt 0 ]; then
     log "== CPU per request: $CPU_ROUNDS rounds of $CPU_REQUESTS requests per proxy, proxies in turn"
-    printf 'proxy\ttest\tround\trequests\tus_per_req\n' >"$RUN/cpu.tsv"
-    for t in $TESTS; do
-        for r in $(seq 1 "$CPU_ROUNDS"); do
-            for p in $LIVE; do cpu_round "$p" "$t" "$r"; done
-        done
-    done
+    # shellcheck disable=SC2086
+    cpu_rounds "$TESTS" $LIVE
 fi
 
 # ---- memory after load, then stop

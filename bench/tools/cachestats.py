@@ -11,7 +11,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptstats import f, med, num, read_tsv, table_head  # noqa: E402
+from ptstats import f, med, num, read_cpu, read_tsv, table_head  # noqa: E402
 
 TESTS = [("h2tls-4k", "4 KiB, h2 over TLS (h2load)"), ("h2tls-64k", "64 KiB, h2 over TLS (h2load)"),
          ("h1-4k", "4 KiB, HTTP/1.1 (wrk)"), ("h1-64k", "64 KiB, HTTP/1.1 (wrk)")]
@@ -40,20 +40,9 @@ def cells(runs):
     return res
 
 
-def cpu_cells(rows):
-    """(proxy, test) -> median, min, max microseconds of proxy CPU per hit and the rounds."""
-    out = {}
-    for r in rows:
-        us = num(r["us_per_hit"])
-        if us and int(num(r["hits"]) or 0) > 0:
-            out.setdefault((r["proxy"], r["test"]), []).append(us)
-    return {k: dict(us=med(v), lo=min(v), hi=max(v), n=len(v)) for k, v in out.items()}
-
-
 def main(run):
     runs = read_tsv(run + "/runs.tsv")
-    cpu_rows = read_tsv(run + "/cpu.tsv") if os.path.exists(run + "/cpu.tsv") else []
-    cpu = cpu_cells(cpu_rows)
+    cpu = {k: dict(us=med(v), lo=min(v), hi=max(v), n=len(v)) for k, v in read_cpu(run).items()}
     proxies = []
     for r in runs:
         if r["proxy"] not in proxies:

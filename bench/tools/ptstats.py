@@ -148,6 +148,18 @@ def read_tsv(path):
     return [dict(zip(head, ln.split("\t"))) for ln in lines[1:] if ln.strip()]
 
 
+def read_cpu(run):
+    """(proxy, test) -> the microseconds of proxy CPU per request of each round in cpu.tsv
+    (bench/lib.sh cpu_rounds); {} when the rounds were not run."""
+    out = {}
+    path = os.path.join(run, "cpu.tsv")
+    for r in read_tsv(path) if os.path.exists(path) else []:
+        us = num(r["us_per_req"])
+        if us and int(num(r["requests"]) or 0) > 0:
+            out.setdefault((r["proxy"], r["test"]), []).append(us)
+    return out
+
+
 def us_per_req(r):
     """proxy CPU time per proxied request (origin requests during the run, warm-up included)"""
     cpu, wall, req = num(r.get("proxy_cpu")), num(r.get("wall_s")), num(r.get("origin_req"))
@@ -267,12 +279,7 @@ def cmd_summarize(run):
                     p, t, f(c["srv"], 1), f(c["cli"], 1), f(c["proc"], 1), f(c["ocpu"], 1),
                     f(c["us_per_req"], 1), f(c["conn_per_req"], 3)))
     print()
-    cpu_rows = read_tsv(run + "/cpu.tsv") if os.path.exists(run + "/cpu.tsv") else []
-    cpu = {}
-    for r in cpu_rows:
-        us = num(r["us_per_req"])
-        if us and int(num(r["requests"]) or 0) > 0:
-            cpu.setdefault((r["proxy"], r["test"]), []).append(us)
+    cpu = read_cpu(run)
     if cpu:
         rounds = max(len(v) for v in cpu.values())
         print("### CPU per proxied request in interleaved rounds (median of %d)" % rounds)
