@@ -12,6 +12,13 @@ char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
 
+/// Appends `s` lower-cased: one append, then the fold in place.
+void append_lower(std::string& out, std::string_view s) {
+  size_t start = out.size();
+  out.append(s);
+  for (size_t i = start; i < out.size(); ++i) out[i] = lower(out[i]);
+}
+
 struct SipKey {
   uint64_t k0;
   uint64_t k1;
@@ -117,10 +124,7 @@ void append_normalized_authority(std::string& out, std::string_view scheme,
     port = authority.substr(colon + 1);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  // Host names arrive in lower case nearly always: one append, then fold only what needs it.
-  size_t start = out.size();
-  out.append(host);
-  for (size_t i = start; i < out.size(); ++i) out[i] = lower(out[i]);
+  append_lower(out, host);
   bool default_port =
       port.empty() || (port == "80" && scheme == "http") || (port == "443" && scheme == "https");
   if (!default_port) {
@@ -141,9 +145,7 @@ std::string normalize_authority(std::string_view scheme, std::string_view author
 CacheKey primary_key(std::string_view scheme, std::string_view authority, std::string_view target) {
   std::string text;
   text.reserve(scheme.size() + 3 + authority.size() + target.size());
-  size_t start = text.size();
-  text.append(scheme);
-  for (size_t i = start; i < text.size(); ++i) text[i] = lower(text[i]);
+  append_lower(text, scheme);
   text += "://";
   append_normalized_authority(text, scheme, authority);
   text += target;
