@@ -1,6 +1,6 @@
 """What an idle HTTP/2 connection keeps: responses use at most 1 KiB of the client's HPACK
 dynamic table (so our encoder's copy of it stays small) and never index per-response values, and
-a few hundred h2c connections that each made ten requests and went idle stay under a bound of
+a thousand h2c connections that each made ten requests and went idle stay under a bound of
 resident memory per connection (nghttp2 keeps no closed streams for them), and a lower one once
 they have been idle for a second (their frame buffers' pages are given back)."""
 import asyncio
