@@ -476,6 +476,7 @@ void CacheModule::on_response_head(ExchangeContext& ctx, module::Response& respo
     // Revalidated: the stored response with the 304's fields, fresh again (RFC 9111 §4.3.4).
     auto updated = std::make_shared<Entry>(*s->stale);
     updated->headers = merge_not_modified(s->stale->headers, stored_fields(response.headers));
+    updated->headers.compact();
     module::Response merged{s->stale->status, updated->headers};
     updated->freshness = compute_freshness(merged, *s->settings, s->request_time, now);
     std::shared_ptr<const Entry> entry = updated;
@@ -514,6 +515,7 @@ void CacheModule::on_response_head(ExchangeContext& ctx, module::Response& respo
     auto e = std::make_shared<Entry>();
     e->status = response.status;
     e->headers = stored_fields(response.headers);
+    e->headers.compact();
     e->freshness = compute_freshness(response, *s->settings, s->request_time, now);
     e->vary = std::move(*vary);
     CacheKey key = e->vary.empty() ? s->primary : variant_key(s->primary, e->vary, req.headers);

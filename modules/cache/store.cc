@@ -233,8 +233,7 @@ uint64_t Store::charge(const Entry& e) {
   bytes += heap_bytes(e.key) + heap_bytes(e.body) + heap_bytes(e.body_br) + heap_bytes(e.body_gzip);
   bytes += allocation(e.vary.capacity() * sizeof(std::string));
   for (const std::string& v : e.vary) bytes += heap_bytes(v);
-  bytes += allocation(e.headers.size() * sizeof(http::Field));
-  for (const http::Field& f : e.headers) bytes += heap_bytes(f.name) + heap_bytes(f.value);
+  bytes += e.headers.heap_bytes();
   return bytes + Shard::kOverhead;
 }
 

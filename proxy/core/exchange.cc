@@ -190,7 +190,7 @@ std::string Exchange::build_upstream_head(upstream::BodyMode mode) const {
     }
   }
   for (const http::Field& f : req.headers) {
-    const std::string& n = f.name;
+    std::string_view n = f.name;
     if (is_hop_by_hop(n) || n == "host" || n == "content-length" || n == "expect" ||
         n == "x-forwarded-proto") {
       continue;

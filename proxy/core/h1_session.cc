@@ -506,7 +506,8 @@ void H1Session::send_end(const http::Headers* trailers) {
   evbuffer_add(out, "0\r\n", 3);
   if (trailers) {
     for (const http::Field& f : *trailers) {
-      evbuffer_add_printf(out, "%s: %s\r\n", f.name.c_str(), f.value.c_str());
+      evbuffer_add_printf(out, "%.*s: %.*s\r\n", static_cast<int>(f.name.size()), f.name.data(),
+                          static_cast<int>(f.value.size()), f.value.data());
     }
   }
   evbuffer_add(out, "\r\n", 2);

@@ -674,7 +674,7 @@ int H2Session::cb_header(nghttp2_session*, const nghttp2_frame* frame, const uin
     // RFC 9113 §8.2.3: cookie crumbs are joined with "; " for HTTP/1.1.
     for (const http::Field& f : req.headers) {
       if (f.name == "cookie") {
-        std::string joined = f.value + "; " + std::string(value);
+        std::string joined = std::string(f.value).append("; ").append(value);
         req.headers.set("cookie", joined);
         return 0;
       }

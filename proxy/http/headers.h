@@ -2,6 +2,7 @@
 // responses become inside pforte. Names are stored lower-case (HTTP/2 style); values as received.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,15 +10,26 @@
 
 namespace pforte::http {
 
-/// One header field.
+/// One header field. Both views point into the text of the Headers that holds the field: they
+/// stay valid, and never move, until that Headers is cleared, assigned to or destroyed.
 struct Field {
-  std::string name;   ///< lower-case field name
-  std::string value;  ///< field value, leading/trailing whitespace removed
+  std::string_view name;   ///< lower-case field name
+  std::string_view value;  ///< field value, leading/trailing whitespace removed
 };
 
 /// Ordered header fields; repeated names keep their order. Lookups are linear: heads are small.
+/// The text of all fields lives in a few chunks owned by the object (one for a copy), not in a
+/// string per name and value: a head costs two allocations, however many fields it has. Adding
+/// a field never moves the text of the others.
 class Headers {
  public:
+  Headers() = default;
+  Headers(const Headers& other);
+  Headers& operator=(const Headers& other);
+  Headers(Headers&& other) noexcept;
+  Headers& operator=(Headers&& other) noexcept;
+  ~Headers();
+
   /// Appends a field; `name` is lower-cased.
   void add(std::string_view name, std::string_view value);
   /// Replaces every field named `name` with one field: the first keeps its place and takes
@@ -41,11 +53,34 @@ class Headers {
   auto end() const { return fields_.end(); }
   size_t size() const { return fields_.size(); }
   bool empty() const { return fields_.empty(); }
-  void clear() { fields_.clear(); }
+  /// Moves the text into one chunk of exactly its size and trims the field table: for heads
+  /// that are kept (cache entries), not for the ones of a single exchange.
+  void compact();
+  /// Removes every field; the text memory is given back too.
+  void clear();
   void reserve(size_t n) { fields_.reserve(n); }
+  /// Heap bytes held (field table and text chunks, with the allocator's per-block overhead), for
+  /// memory accounting.
+  size_t heap_bytes() const;
 
  private:
+  /// The start of every chunk after the first: where the one before it is. The first chunk has
+  /// no header, so a head that fits in one chunk is freed without reading its memory.
+  struct Link {
+    char* prev;
+    size_t prev_size;
+  };
+  /// Copies `s` into the text chunks (lower-cased if `fold`) and returns where it now lives.
+  std::string_view store(std::string_view s, bool fold);
+  /// Starts a chunk with room for at least `n` more bytes of text.
+  void grow(size_t n);
+  void free_chunks();
+
   std::vector<Field> fields_;
+  char* text_ = nullptr;  ///< the chunk being filled (its allocation starts here)
+  size_t size_ = 0;       ///< allocated bytes of text_
+  size_t used_ = 0;       ///< bytes of text_ used (a Link counts as used)
+  size_t chunks_ = 0;     ///< chunks held
 };
 
 /// ASCII case-insensitive comparison.

@@ -26,8 +26,10 @@ REQUESTS_PER_CONNECTION = 10
 # Resident memory per idle connection (KiB), 0.3 s after the last connection's last response,
 # when the connections of the last waves have not trimmed yet. History at 400 connections:
 # 23.4-23.6 while nghttp2 kept the closed streams, 21.4 without, 18.9-19.1 with the frame buffer
-# page-aligned, 18.9-19.7 with the 1 KiB response HPACK table. At 1,000: 15.2-16.3.
-IDLE_H2C_KIB_LIMIT = 17.0
+# page-aligned, 18.9-19.7 with the 1 KiB response HPACK table. At 1,000: 15.2-16.3, and on a
+# later machine 17.0-17.4 for the same binary (memory the allocator keeps from the busy phase; the
+# settled figure below did not move: 13.7-13.8).
+IDLE_H2C_KIB_LIMIT = 18.5
 # The same after two seconds of idleness, when every connection has trimmed (measured at 1,000
 # connections: 13.7-13.8).
 IDLE_H2C_TRIMMED_KIB_LIMIT = 15.0

@@ -25,6 +25,7 @@ std::shared_ptr<Entry> make_entry(const CacheKey& key, size_t body_size, char fi
   e->hash = key.hash;
   e->headers.add("content-type", "application/javascript; charset=utf-8");
   e->headers.add("cache-control", "public, max-age=3600");
+  e->headers.compact();  // as the cache module keeps them
   e->body.assign(body_size, fill);
   return e;
 }
