@@ -636,6 +636,17 @@ class Streaming(harness.OriginTestCase):
     def test_download_1GiB_over_h2_tls_streams(self):
         self.download("h2")
 
+    def test_h2_tls_download_to_a_client_that_never_updates_its_window_arrives_whole(self):
+        # With 2^30-byte windows nghttp sends no WINDOW_UPDATE, so nothing from the client wakes
+        # the session while the response leaves: the session must go on sending after each batch
+        # it encrypts until the body is out.
+        size = 8 << 20
+        r = subprocess.run(["nghttp", "-w", "30", "-W", "30",
+                            "https://localhost:%d/static/%d.bin" % (self.proxy.https, size)],
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-2000:])
+        self.assertEqual(len(r.stdout), size)
+
     def test_tls_download_with_connection_close_to_a_slow_reader_arrives_whole(self):
         # TLS output leaves through pforte's collecting BIO; a `Connection: close` exchange
         # closes the connection once the last bytes are handed to TLS. Whatever is still collected
