@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 
 namespace pforte::http {
@@ -59,6 +60,33 @@ constexpr std::array<uint8_t, 256> kChars = make_char_table();
 
 bool has_class(char c, CharClass k) {
   return (kChars[static_cast<unsigned char>(c)] & k) != 0;
+}
+
+/// Index of the first byte of `s` at or after `from` that may not appear in a field value (a
+/// control character other than HTAB, or DEL), or s.size(). Eight bytes at a time: values are
+/// most of a head's bytes, and a word with no byte below 0x20 and none equal to 0x7f is valid
+/// whole (bytes from 0x80 are obs-text, allowed).
+size_t first_non_field_char(std::string_view s, size_t from) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  constexpr uint64_t kHigh = 0x8080808080808080;
+  size_t i = from;
+  while (i + 8 <= s.size()) {
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    uint64_t below_space = (x - 0x20 * kOnes) & ~x & kHigh;
+    uint64_t y = x ^ (0x7f * kOnes);
+    uint64_t del = (y - kOnes) & ~y & kHigh;
+    if ((below_space | del) != 0) {
+      for (size_t k = i; k < i + 8; ++k) {
+        if (!has_class(s[k], kFieldChar)) return k;
+      }
+    }
+    i += 8;
+  }
+  for (; i < s.size(); ++i) {
+    if (!has_class(s[i], kFieldChar)) return i;
+  }
+  return s.size();
 }
 
 int hex_value(char c) {
@@ -183,11 +211,9 @@ bool parse_status_line(std::string_view line, bool complete, ResponseHead1& out,
       reason = bad_byte_reason(line[kPattern.size()], "malformed status line");
       return false;
     }
-    for (size_t k = kPattern.size() + 1; k < n; ++k) {
-      if (!has_class(line[k], kFieldChar)) {
-        reason = bad_byte_reason(line[k], "invalid reason phrase");
-        return false;
-      }
+    if (size_t k = first_non_field_char(line, kPattern.size() + 1); k < n) {
+      reason = bad_byte_reason(line[k], "invalid reason phrase");
+      return false;
     }
   }
   if (!complete) return true;
@@ -233,11 +259,9 @@ bool parse_field_line(std::string_view line, bool complete, std::string_view& na
     reason = "empty field name";
     return false;
   }
-  for (size_t k = i + 1; k < n; ++k) {
-    if (!has_class(line[k], kFieldChar)) {
-      reason = bad_byte_reason(line[k], "invalid byte in field value");
-      return false;
-    }
+  if (size_t k = first_non_field_char(line, i + 1); k < n) {
+    reason = bad_byte_reason(line[k], "invalid byte in field value");
+    return false;
   }
   name = line.substr(0, i);
   size_t b = i + 1;
