@@ -163,14 +163,21 @@ void Exchange::forward() {
   upstream_ = std::make_unique<upstream::UpstreamRequest>(pool, *this, info_.request.method,
                                                           build_upstream_head(mode), mode,
                                                           info_.upgrade, retry_on_stale);
+  // A request without a body that has already ended is complete before it starts: said first,
+  // its head goes straight to the socket and the response timeout is set once, instead of the
+  // write event being enabled for the head and disabled again when the end follows.
+  bool complete = request_ended_ && mode == upstream::BodyMode::kNone;
+  if (complete) upstream_->end_body(nullptr);
   upstream_->start();
   if (finished_) return;
-  if (early_body_ && evbuffer_get_length(early_body_.get()))
-    upstream_->send_body(early_body_.get());
-  if (request_ended_) {
-    upstream_->end_body(request_trailers_ ? &*request_trailers_ : nullptr);
-  } else if (info_.expect_continue && downstream_) {
-    downstream_->send_continue();
+  if (!complete) {
+    if (early_body_ && evbuffer_get_length(early_body_.get()))
+      upstream_->send_body(early_body_.get());
+    if (request_ended_) {
+      upstream_->end_body(request_trailers_ ? &*request_trailers_ : nullptr);
+    } else if (info_.expect_continue && downstream_) {
+      downstream_->send_continue();
+    }
   }
   update_request_backpressure();
 }
