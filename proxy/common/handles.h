@@ -70,7 +70,7 @@ inline void flush_socket_output(bufferevent* bev) {
   const int n = evbuffer_write(out, bufferevent_getfd(bev));
   evbuffer_freeze(out, 1);
   if (n > 0 && evbuffer_get_length(out) == 0) {
-    bufferevent_disable(bev, EV_WRITE);
+    if (bufferevent_get_enabled(bev) & EV_WRITE) bufferevent_disable(bev, EV_WRITE);
   } else {
     ensure_enabled(bev, EV_WRITE);
   }

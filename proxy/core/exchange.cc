@@ -163,10 +163,11 @@ void Exchange::forward() {
   upstream_ = std::make_unique<upstream::UpstreamRequest>(pool, *this, info_.request.method,
                                                           build_upstream_head(mode), mode,
                                                           info_.upgrade, retry_on_stale);
-  // A request without a body that has already ended is complete before it starts: said first,
-  // its head goes straight to the socket and the response timeout is set once, instead of the
-  // write event being enabled for the head and disabled again when the end follows.
-  bool complete = request_ended_ && mode == upstream::BodyMode::kNone;
+  // A request without a body is complete before it starts (HTTP/2: HEADERS with END_STREAM,
+  // whose end the session reports only after this): said first, its head goes straight to the
+  // socket and the response timeout is set once, instead of the write event being enabled for
+  // the head and disabled again when the end follows.
+  bool complete = mode == upstream::BodyMode::kNone;
   if (complete) upstream_->end_body(nullptr);
   upstream_->start();
   if (finished_) return;

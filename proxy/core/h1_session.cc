@@ -41,6 +41,7 @@ H1Session::H1Session(WorkerContext& worker, BuffereventPtr bev, PeerInfo peer)
   if (!peer_.tls) {
     read_event_.reset(event_new(worker.base(), bufferevent_getfd(bev_.get()), EV_READ | EV_PERSIST,
                                 &H1Session::on_socket_readable, this));
+    flush_.reset(event_new(worker.base(), -1, 0, &H1Session::on_flush, this));
   }
 }
 
@@ -175,10 +176,31 @@ void H1Session::stop_own_reading() {
 void H1Session::write_now() {
   if (closed_ || !bev_) return;
   if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return;
-  // Pieces go out through the write event, so that everything queued in one loop turn leaves in
+  // Pieces go out at the end of the loop turn, so that everything queued in one turn leaves in
   // one writev. (Writing every piece straight to the socket made proxied responses slower in a
   // hand-run A/B: bench/RESULTS.md, cache Invocation E.)
-  ensure_enabled(bev_.get(), EV_WRITE);
+  if (!flush_ || tunnel_ || (bufferevent_get_enabled(bev_.get()) & EV_WRITE)) {
+    ensure_enabled(bev_.get(), EV_WRITE);
+    return;
+  }
+  if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    event_active(flush_.get(), EV_WRITE, 0);
+  }
+}
+
+void H1Session::on_flush(evutil_socket_t, short, void* self) {
+  auto* s = static_cast<H1Session*>(self);
+  s->flush_scheduled_ = false;
+  if (s->closed_ || !s->bev_ || s->tunnel_) return;  // a tunnel writes through the write event
+  evbuffer* out = bufferevent_get_output(s->bev_.get());
+  if (evbuffer_get_length(out) == 0) return;
+  flush_socket_output(s->bev_.get());  // enables the write event for what the socket left
+  // What the write event's callback would have done once the output drained: an exchange held
+  // back for a full buffer may read on.
+  if (evbuffer_get_length(out) <= kWriteLowWatermark && s->exchange_) {
+    s->exchange_->on_downstream_writable();
+  }
 }
 
 void H1Session::write_end() {
@@ -199,8 +221,12 @@ void H1Session::write_end() {
 void H1Session::flush_end() {
   if (!std::exchange(direct_end_pending_, false) || closed_ || !bev_) return;
   if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) return;
-  // The write event that write_end() enabled in this loop turn is disabled again if the socket
-  // takes it all.
+  // What write_end() scheduled goes now; the write event is enabled only if the socket leaves
+  // some of it.
+  if (flush_scheduled_) {
+    event_del(flush_.get());
+    flush_scheduled_ = false;
+  }
   flush_socket_output(bev_.get());
 }
 
@@ -590,6 +616,8 @@ void H1Session::close() {
   closed_ = true;
   evtimer_del(timer_.get());
   if (read_event_) event_del(read_event_.get());
+  if (flush_) event_del(flush_.get());
+  flush_scheduled_ = false;
   if (bev_) {
     quiesce(bev_.get());
     if (peer_.tls) net::release_tls_output(bev_.get());

@@ -45,7 +45,8 @@ class H1Session final : public Session, public Downstream {
   void set_reading(bool on);
   /// Hands reading back to the bufferevent (for a tunnel or an h2c session).
   void stop_own_reading();
-  /// Makes sure the bufferevent writes the queued response bytes.
+  /// Makes sure the queued response bytes are written: cleartext at the end of this loop turn
+  /// (flush_), TLS, tunnels and a full socket through the bufferevent's write event.
   void write_now();
   /// At the end of a response: arranges for flush_end() to write it straight to the socket.
   void write_end();
@@ -66,6 +67,7 @@ class H1Session final : public Session, public Downstream {
   static void on_write(bufferevent* bev, void* self);
   static void on_event(bufferevent* bev, short what, void* self);
   static void on_timer(evutil_socket_t, short, void* self);
+  static void on_flush(evutil_socket_t, short, void* self);
   static void on_tunnel_read(bufferevent* bev, void* self);
   static void on_tunnel_write(bufferevent* bev, void* self);
   static void on_tunnel_event(bufferevent* bev, short what, void* self);
@@ -76,6 +78,12 @@ class H1Session final : public Session, public Downstream {
   /// bufferevent then only writes. After bev_, so that it goes first.
   EventPtr read_event_;
   bool reading_ = false;  ///< read_event_ is added
+  /// Cleartext only: activated by write_now() to write what the loop turn queued in one writev.
+  /// Cheaper than enabling the bufferevent's write event for each response and disabling it
+  /// again once the socket took the bytes (an event_add with the write timeout, then an
+  /// event_del), which is now done only when the socket is full.
+  EventPtr flush_;
+  bool flush_scheduled_ = false;  ///< flush_ is active
   PeerInfo peer_;
   EventPtr timer_;
   std::shared_ptr<Exchange> exchange_;
