@@ -14,24 +14,39 @@ char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
 
-// Lower-cases ASCII letters in place, eight bytes at a time: most names arrive lower case
-// already (HTTP/2 requires it) and this is on every field of every head.
+// Lower-cases the ASCII capitals among the bytes of `x` (SWAR: a byte's high bit marks it).
+template <typename Word>
+Word fold_word(Word x) {
+  constexpr Word kOnes = static_cast<Word>(0x0101010101010101);
+  constexpr Word kHigh = static_cast<Word>(0x8080808080808080);
+  Word low7 = x & ~kHigh;
+  Word at_least_a = low7 + (0x80 - 'A') * kOnes;     // high bit set where byte >= 'A'
+  Word beyond_z = low7 + (0x80 - 'Z' - 1) * kOnes;   // high bit set where byte > 'Z'
+  Word upper = at_least_a & ~beyond_z & ~x & kHigh;  // ... and the byte is ASCII
+  return x | (upper >> 2);                           // 0x80 >> 2 == 0x20, the case bit
+}
+
+template <typename Word>
+void fold_at(char* p) {
+  Word x;
+  std::memcpy(&x, p, sizeof x);
+  x = fold_word(x);
+  std::memcpy(p, &x, sizeof x);
+}
+
+// Lower-cases ASCII letters in place, a word at a time: this is on every field name of every
+// head. The last word overlaps the one before it (folding twice changes nothing), so a name of
+// any length from 4 bytes on takes no byte loop.
 void fold_ascii(char* p, size_t n) {
-  constexpr uint64_t kOnes = 0x0101010101010101;
-  constexpr uint64_t kHigh = 0x8080808080808080;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t x;
-    std::memcpy(&x, p + i, 8);
-    uint64_t low7 = x & ~kHigh;
-    uint64_t at_least_a = low7 + (0x80 - 'A') * kOnes;     // high bit set where byte >= 'A'
-    uint64_t beyond_z = low7 + (0x80 - 'Z' - 1) * kOnes;   // high bit set where byte > 'Z'
-    uint64_t upper = at_least_a & ~beyond_z & ~x & kHigh;  // ... and the byte is ASCII
-    if (upper == 0) continue;
-    x |= upper >> 2;  // 0x80 >> 2 == 0x20, the case bit
-    std::memcpy(p + i, &x, 8);
+  if (n >= 8) {
+    for (size_t i = 0; i + 8 <= n; i += 8) fold_at<uint64_t>(p + i);
+    if (n % 8 != 0) fold_at<uint64_t>(p + n - 8);
+  } else if (n >= 4) {
+    fold_at<uint32_t>(p);
+    fold_at<uint32_t>(p + n - 4);
+  } else {
+    for (size_t i = 0; i < n; ++i) p[i] = lower(p[i]);
   }
-  for (; i < n; ++i) p[i] = lower(p[i]);
 }
 
 // The first chunk of a head that grows field by field (a second one is twice as large).
