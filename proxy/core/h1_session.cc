@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -457,55 +459,83 @@ void H1Session::send_continue() {
   }
 }
 
+namespace {
+
+/// Writes a response head into space reserved in an evbuffer, with no string in between.
+class HeadWriter {
+ public:
+  explicit HeadWriter(char* at) : start_(at), at_(at) {}
+  HeadWriter& put(std::string_view s) {
+    std::memcpy(at_, s.data(), s.size());
+    at_ += s.size();
+    return *this;
+  }
+  HeadWriter& put(uint64_t n) {
+    at_ = std::to_chars(at_, at_ + 20, n).ptr;
+    return *this;
+  }
+  size_t size() const { return static_cast<size_t>(at_ - start_); }
+
+ private:
+  char* start_;
+  char* at_;
+};
+
+/// The most the parts of a head after its fields can take: a date field, a content-length or
+/// transfer-encoding field, a connection field and the empty line.
+constexpr size_t kHeadTailMax = 160;
+
+}  // namespace
+
 void H1Session::send_head(module::Response&& head, const BodyInfo& body) {
   if (closed_) return;
   evbuffer* out = bufferevent_get_output(bev_.get());
-  std::string text = core::status_text(head.status).data();
-  std::string buf;
-  buf.reserve(256 + head.headers.size() * 48);
-  buf.append("HTTP/1.1 ")
-      .append(std::to_string(head.status))
-      .append(" ")
-      .append(text)
-      .append("\r\n");
+  std::string_view text = core::status_text(head.status);
+  size_t need = 9 + 20 + 1 + text.size() + 2 + kHeadTailMax;
+  for (const http::Field& f : head.headers) need += f.name.size() + f.value.size() + 4;
+  evbuffer_iovec vec;
+  if (evbuffer_reserve_space(out, static_cast<ev_ssize_t>(need), &vec, 1) != 1) {
+    close();
+    return;
+  }
+  HeadWriter w(static_cast<char*>(vec.iov_base));
+  w.put("HTTP/1.1 ").put(static_cast<uint64_t>(head.status)).put(" ").put(text).put("\r\n");
   bool has_date = false;
   for (const http::Field& f : head.headers) {
     if (f.name == "date") has_date = true;
-    buf.append(f.name).append(": ").append(f.value).append("\r\n");
+    w.put(f.name).put(": ").put(f.value).put("\r\n");
   }
-  if (!has_date) buf.append("date: ").append(http_date_now()).append("\r\n");
+  if (!has_date) w.put("date: ").put(http_date_now()).put("\r\n");
   response_chunked_ = false;
   response_head_only_ = head_request_ || status_has_no_body(head.status) || !body.has_body;
   if (head.status == 101) {
-    buf.append("connection: upgrade\r\n\r\n");
-    evbuffer_add(out, buf.data(), buf.size());
-    return;
-  }
-  if (!status_has_no_body(head.status)) {
-    if (head_request_) {
-      if (body.content_length) {
-        buf.append("content-length: ").append(std::to_string(*body.content_length)).append("\r\n");
+    w.put("connection: upgrade\r\n\r\n");
+  } else {
+    if (!status_has_no_body(head.status)) {
+      if (head_request_) {
+        if (body.content_length) w.put("content-length: ").put(*body.content_length).put("\r\n");
+      } else if (!body.has_body) {
+        w.put("content-length: 0\r\n");
+      } else if (body.content_length) {
+        w.put("content-length: ").put(*body.content_length).put("\r\n");
+      } else if (client_minor_ >= 1) {
+        w.put("transfer-encoding: chunked\r\n");
+        response_chunked_ = true;
+      } else {
+        keep_alive_ = false;  // close-delimited for HTTP/1.0 clients
       }
-    } else if (!body.has_body) {
-      buf.append("content-length: 0\r\n");
-    } else if (body.content_length) {
-      buf.append("content-length: ").append(std::to_string(*body.content_length)).append("\r\n");
-    } else if (client_minor_ >= 1) {
-      buf.append("transfer-encoding: chunked\r\n");
-      response_chunked_ = true;
-    } else {
-      keep_alive_ = false;  // close-delimited for HTTP/1.0 clients
     }
+    if (!request_done_) keep_alive_ = false;  // answered before the body was read
+    if (worker_.draining()) keep_alive_ = false;
+    if (!keep_alive_) {
+      w.put("connection: close\r\n");
+    } else if (client_minor_ == 0) {
+      w.put("connection: keep-alive\r\n");
+    }
+    w.put("\r\n");
   }
-  if (!request_done_) keep_alive_ = false;  // answered before the body was read
-  if (worker_.draining()) keep_alive_ = false;
-  if (!keep_alive_) {
-    buf.append("connection: close\r\n");
-  } else if (client_minor_ == 0) {
-    buf.append("connection: keep-alive\r\n");
-  }
-  buf.append("\r\n");
-  evbuffer_add(out, buf.data(), buf.size());
+  vec.iov_len = w.size();
+  evbuffer_commit_space(out, &vec, 1);
 }
 
 void H1Session::send_body(evbuffer* piece) {
