@@ -3,14 +3,56 @@
 #include <event2/buffer.h>
 
 #include <algorithm>
+#include <cstring>
+#include <string_view>
 
 namespace pforte::http {
+
+namespace {
+
+/// Where the first CR LF CR LF in `hay` ends, or 0: one memchr per line for its LF.
+size_t end_of_crlf_crlf(std::string_view hay) {
+  const char* p = hay.data();
+  size_t from = 3;
+  while (from < hay.size()) {
+    const void* lf = std::memchr(p + from, '\n', hay.size() - from);
+    if (lf == nullptr) return 0;
+    size_t i = static_cast<size_t>(static_cast<const char*>(lf) - p);
+    if (p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r') return i + 1;
+    from = i + 1;
+  }
+  return 0;
+}
+
+/// Where the first LF LF in `hay` ends, or 0.
+size_t end_of_lf_lf(std::string_view hay) {
+  size_t at = hay.find("\n\n");
+  return at == std::string_view::npos ? 0 : at + 2;
+}
+
+}  // namespace
 
 HeadPeek peek_head(evbuffer* buf, size_t max_bytes) {
   HeadPeek out;
   size_t len = evbuffer_get_length(buf);
   if (len == 0) return out;
   size_t limit = std::min(len, max_bytes);
+  // Usually the first chain holds the whole head (or all there is): search it in place.
+  // evbuffer_search_range() compares at every CR, a call per line.
+  evbuffer_iovec first;
+  if (evbuffer_peek(buf, -1, nullptr, &first, 1) >= 1 && first.iov_len >= limit) {
+    std::string_view head(static_cast<const char*>(first.iov_base), limit);
+    size_t end = end_of_crlf_crlf(head);
+    // A bare LF somewhere in the head: let the strict parser see it and refuse it now.
+    if (end == 0) end = end_of_lf_lf(head);
+    if (end == 0) {
+      out.too_large = len >= max_bytes;
+      return out;
+    }
+    out.bytes = head.substr(0, end);
+    out.found = true;
+    return out;
+  }
   evbuffer_ptr range_end;
   evbuffer_ptr_set(buf, &range_end, limit, EVBUFFER_PTR_SET);
   evbuffer_ptr pos = evbuffer_search_range(buf, "\r\n\r\n", 4, nullptr, &range_end);
