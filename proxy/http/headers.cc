@@ -58,10 +58,7 @@ size_t allocation(size_t n) {
 }
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  // Stored names are lower case and most lookups name them so: one memcmp settles those.
-  if (a == b) return true;
+bool iequals_folded(std::string_view a, std::string_view b) {
   for (size_t i = 0; i < a.size(); ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
   }

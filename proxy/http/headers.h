@@ -83,8 +83,15 @@ class Headers {
   size_t chunks_ = 0;     ///< chunks held
 };
 
-/// ASCII case-insensitive comparison.
-bool iequals(std::string_view a, std::string_view b);
+/// iequals() for two strings of the same size that differ somewhere.
+bool iequals_folded(std::string_view a, std::string_view b);
+
+/// ASCII case-insensitive comparison. Inline: most calls compare a field name against names of
+/// other sizes, or against the same lower-case name, and end at the first test.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return a == b || iequals_folded(a, b);
+}
 
 /// Calls `fn(token)` for each comma-separated, whitespace-trimmed, non-empty token of `list`.
 template <typename Fn>
