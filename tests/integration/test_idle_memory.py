@@ -161,8 +161,10 @@ class IdleH2(harness.ProxyTestCase):
             before = rss_kib(proxy.proc.pid)
 
             async def measure():
+                started = time.monotonic()
                 writers = await open_idle_h2c(proxy.http, connections,
                                               REQUESTS_PER_CONNECTION, GOOD_PATH)
+                self.last_open_seconds = time.monotonic() - started
                 try:
                     samples = []
                     waited = 0.0
@@ -176,6 +178,8 @@ class IdleH2(harness.ProxyTestCase):
                         w.transport.abort()
 
             samples = asyncio.run(measure())
+            print("%d connections opened and served in %.2f s" %
+                  (connections, self.last_open_seconds))
             per_connection = [(rss - before) / connections for rss in samples]
             for wait, rss, kib in zip(waits, samples, per_connection):
                 print("%d idle h2c after %.1f s: RSS %d -> %d KiB, %.2f KiB per connection" %
@@ -196,7 +200,18 @@ class IdleH2(harness.ProxyTestCase):
         # keeps no pages (the ten responses had written at least its first one, 4 KiB). Nothing
         # else allocates or frees between the two samples, so their difference is the trim
         # (measured: 4.0 KiB per connection, to the page).
-        early, late = self.idle_rss_per_connection([0.3, 2.0], TRIM_CONNECTIONS)
+        # The first connections are idle from their last response on: if opening them all took
+        # longer than 0.7 s (a machine busy with other tests), some trimmed before the 0.3 s
+        # sample and the difference is smaller. Such a measurement is taken again (up to three
+        # times), not judged.
+        for _ in range(3):
+            early, late = self.idle_rss_per_connection([0.3, 2.0], TRIM_CONNECTIONS)
+            if self.last_open_seconds < 0.6:
+                break
+            print("opening took %.2f s: some connections may have trimmed before the first "
+                  "sample; measuring again" % self.last_open_seconds)
+        else:
+            self.skipTest("opening %d connections took over 0.6 s three times" % TRIM_CONNECTIONS)
         self.assertGreater(early - late, 3.5)
 
 
