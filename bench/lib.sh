@@ -118,15 +118,20 @@ tree_cpu_ticks() {
     echo $t
 }
 status_kib() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status" 2>/dev/null; }
-# cpu_rounds TESTS PROXY...: CPU_ROUNDS rounds in which every PROXY in turn runs the load the
-# script's `cpu_load PROXY TEST` puts in LOAD (a fixed number of requests, h2load -n); the
-# proxy's CPU time per request goes to RUN/cpu.tsv. Rounds seconds apart cancel the VM's drift.
+# cpu_rounds TESTS PROXY...: CPU_ROUNDS rounds in which every PROXY in turn (in an order that
+# rotates from round to round) runs the load the script's `cpu_load PROXY TEST` puts in LOAD (a
+# fixed number of requests, h2load -n); the proxy's CPU time per request goes to RUN/cpu.tsv.
+# Rounds seconds apart cancel the VM's drift.
 cpu_rounds() {
     local tests=$1 t r name raw s0 s1 ok; shift
     printf 'proxy\ttest\tround\trequests\tus_per_req\n' >"$RUN/cpu.tsv"
     for t in $tests; do
         for r in $(seq 1 "$CPU_ROUNDS"); do
-            for name in "$@"; do
+            # The order rotates from round to round, as in the timed runs: a machine that speeds
+            # up or slows down within a round then does not always favour the same proxy.
+            local names=("$@") i
+            for i in $(seq 0 $(($# - 1))); do
+                name=${names[$(((i + r - 1) % $#))]}
                 cpu_load "$name" "$t"
                 raw="$RUN/raw/$name.$t.cpu$r.txt"
                 echo "# ${LOAD[*]}" >"$raw"
