@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <memory>
 #include <new>
 #include <utility>
 
@@ -113,7 +114,7 @@ void Headers::free_chunks() {
   for (; chunks_ > 0; --chunks_) {
     Link link{};
     if (chunks_ > 1) std::memcpy(&link, text_, sizeof link);
-    ::operator delete(text_, size_);
+    std::allocator<char>().deallocate(text_, size_);  // sized where the compiler has it
     text_ = link.prev;
     size_ = link.prev_size;
   }
@@ -150,7 +151,7 @@ void Headers::grow(size_t n) {
   size_t header = chunks_ == 0 ? 0 : sizeof(Link);
   size_t size = chunks_ == 0 ? (n == 0 ? kFirstChunk : n) : 2 * size_;
   size = std::max(size, header + n);
-  char* text = static_cast<char*>(::operator new(size));
+  char* text = std::allocator<char>().allocate(size);
   if (chunks_ > 0) {
     Link link{text_, size_};
     std::memcpy(text, &link, sizeof link);
