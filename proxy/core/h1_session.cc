@@ -215,7 +215,8 @@ void H1Session::write_end() {
   // The response is complete. It goes straight to the socket from exchange_finished(), which the
   // exchange calls next, after appending its access-log line: a client that sends its next
   // request once it has this answer then never finds that request logged before this one (the
-  // other may reach another worker). The write event covers an exchange that does not finish now.
+  // other may reach another worker). The end-of-turn flush covers an exchange that does not finish
+  // now.
   write_now();
   direct_end_pending_ = true;
 }

@@ -11,7 +11,8 @@
 namespace pforte::http {
 
 /// One header field. Both views point into the text of the Headers that holds the field: they
-/// stay valid, and never move, until that Headers is cleared, assigned to or destroyed.
+/// stay valid, and never move, until that Headers is cleared, compacted, assigned to or
+/// destroyed.
 struct Field {
   std::string_view name;   ///< lower-case field name
   std::string_view value;  ///< field value, leading/trailing whitespace removed
@@ -54,7 +55,8 @@ class Headers {
   size_t size() const { return fields_.size(); }
   bool empty() const { return fields_.empty(); }
   /// Moves the text into one chunk of exactly its size and trims the field table: for heads
-  /// that are kept (cache entries), not for the ones of a single exchange.
+  /// that are kept (cache entries), not for the ones of a single exchange. Views of the old text
+  /// are then invalid.
   void compact();
   /// Removes every field; the text memory is given back too.
   void clear();
