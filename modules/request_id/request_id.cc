@@ -21,8 +21,15 @@ uint64_t splitmix(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
+/// The id in place (at most 128 characters, see is_acceptable): no string allocation per request.
 struct State : module::ModuleState {
-  std::string id;
+  char text[128];
+  size_t size = 0;
+  std::string_view id() const { return {text, size}; }
+  void assign(std::string_view s) {
+    size = s.size();
+    std::memcpy(text, s.data(), size);
+  }
 };
 
 class RequestIdModule : public module::Module {
@@ -34,13 +41,13 @@ class RequestIdModule : public module::Module {
     http::Headers& headers = ctx.request().headers;
     std::optional<std::string_view> incoming = headers.get(kHeader);
     if (incoming && is_acceptable(*incoming)) {
-      state->id.assign(*incoming);
+      state->assign(*incoming);
     } else {
-      state->id = generator_.next();
+      state->size = generator_.next(state->text);
       if (incoming) {
-        headers.set(kHeader, state->id);  // replaces the unacceptable one
+        headers.set(kHeader, state->id());  // replaces the unacceptable one
       } else {
-        headers.add(kHeader, state->id);
+        headers.add(kHeader, state->id());
       }
     }
     ctx.state(index_) = std::move(state);
@@ -48,11 +55,11 @@ class RequestIdModule : public module::Module {
   }
 
   void on_response_head(module::ExchangeContext& ctx, module::Response& response) override {
-    if (const State* s = state(ctx)) response.headers.set(kHeader, s->id);
+    if (const State* s = state(ctx)) response.headers.set(kHeader, s->id());
   }
 
   void on_log(module::ExchangeContext& ctx, module::LogRecord& record) override {
-    if (const State* s = state(ctx)) record.request_id = s->id;
+    if (const State* s = state(ctx)) record.request_id = s->id();
   }
 
  private:
@@ -98,14 +105,18 @@ uint64_t Generator::next64() {
   return result;
 }
 
-std::string Generator::next() {
+size_t Generator::next(char* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  char* out = id.data();
   for (int half = 0; half < 2; ++half) {
     uint64_t bits = next64();
     for (int i = 0; i < 16; ++i, bits >>= 4) *out++ = kHex[bits & 0xf];
   }
+  return kIdSize;
+}
+
+std::string Generator::next() {
+  std::string id(kIdSize, '0');
+  next(id.data());
   return id;
 }
 

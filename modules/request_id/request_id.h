@@ -22,6 +22,9 @@ class Generator {
  public:
   Generator();
   explicit Generator(uint64_t seed);
+  static constexpr size_t kIdSize = 32;
+  /// Writes the next id (kIdSize characters) to `out`; returns kIdSize.
+  size_t next(char* out);
   std::string next();
 
  private:
