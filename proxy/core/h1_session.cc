@@ -559,15 +559,7 @@ void H1Session::send_end(const http::Headers* trailers) {
     write_end();
     return;
   }
-  evbuffer* out = bufferevent_get_output(bev_.get());
-  evbuffer_add(out, "0\r\n", 3);
-  if (trailers) {
-    for (const http::Field& f : *trailers) {
-      evbuffer_add_printf(out, "%.*s: %.*s\r\n", static_cast<int>(f.name.size()), f.name.data(),
-                          static_cast<int>(f.value.size()), f.value.data());
-    }
-  }
-  evbuffer_add(out, "\r\n", 2);
+  http::append_last_chunk(bufferevent_get_output(bev_.get()), trailers);
   write_end();
 }
 

@@ -743,4 +743,15 @@ void append_chunk_header(evbuffer* out, size_t len) {
   evbuffer_add_printf(out, "%zx\r\n", len);
 }
 
+void append_last_chunk(evbuffer* out, const Headers* trailers) {
+  evbuffer_add(out, "0\r\n", 3);
+  if (trailers) {
+    for (const Field& f : *trailers) {
+      evbuffer_add_printf(out, "%.*s: %.*s\r\n", static_cast<int>(f.name.size()), f.name.data(),
+                          static_cast<int>(f.value.size()), f.value.data());
+    }
+  }
+  evbuffer_add(out, "\r\n", 2);
+}
+
 }  // namespace pforte::http

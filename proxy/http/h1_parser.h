@@ -110,6 +110,10 @@ class ChunkedDecoder {
 /// Appends a chunked-encoding frame header for `len` payload bytes ("<hex>\r\n") to `out`.
 void append_chunk_header(evbuffer* out, size_t len);
 
+/// Appends the end of a chunked body to `out`: the last chunk ("0\r\n"), the `trailers` fields
+/// if any, and the empty line.
+void append_last_chunk(evbuffer* out, const Headers* trailers);
+
 /// True if `c` is an RFC 9110 tchar.
 bool is_tchar(char c);
 

@@ -155,17 +155,7 @@ void UpstreamRequest::end_body(const http::Headers* trailers) {
     if (state_ == State::kAwaitHead) set_read_timeout(true);
     return;
   }
-  evbuffer* out = body_target();
-  if (mode_ == BodyMode::kChunked) {
-    evbuffer_add(out, "0\r\n", 3);
-    if (trailers) {
-      for (const http::Field& f : *trailers) {
-        evbuffer_add_printf(out, "%.*s: %.*s\r\n", static_cast<int>(f.name.size()), f.name.data(),
-                            static_cast<int>(f.value.size()), f.value.data());
-      }
-    }
-    evbuffer_add(out, "\r\n", 2);
-  }
+  http::append_last_chunk(body_target(), trailers);
   write_now();
   if (state_ == State::kAwaitHead) set_read_timeout(true);
 }
