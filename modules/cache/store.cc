@@ -7,18 +7,15 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "proxy/common/heap_size.h"
+
 namespace pforte::modules::cache {
 
 namespace {
 
-/// What glibc malloc takes for an n-byte request: an 8-byte header, 16-byte granularity.
-constexpr uint64_t allocation(uint64_t n) {
-  return n == 0 ? 0 : (n + 8 + 15) & ~uint64_t{15};
-}
-
 /// Heap bytes of a std::string (libstdc++ keeps up to 15 characters inline).
 uint64_t heap_bytes(const std::string& s) {
-  return s.capacity() > 15 ? allocation(s.capacity() + 1) : 0;
+  return s.capacity() > 15 ? allocation_bytes(s.capacity() + 1) : 0;
 }
 
 constexpr uint8_t kMaxFrequency = 3;
@@ -206,10 +203,10 @@ class Store::Shard {
   /// Bookkeeping bytes per entry: its queue node, its index node and bucket slot, its ghost slot
   /// (FIFO element and map node).
   static constexpr uint64_t kOverhead =
-      allocation(sizeof(Node) + 2 * sizeof(void*)) +
-      allocation(sizeof(IndexKey) + sizeof(List::iterator) + 2 * sizeof(void*)) + sizeof(void*) +
-      sizeof(uint64_t) + allocation(sizeof(uint64_t) + sizeof(uint32_t) + 2 * sizeof(void*)) +
-      sizeof(void*);
+      allocation_bytes(sizeof(Node) + 2 * sizeof(void*)) +
+      allocation_bytes(sizeof(IndexKey) + sizeof(List::iterator) + 2 * sizeof(void*)) +
+      sizeof(void*) + sizeof(uint64_t) +
+      allocation_bytes(sizeof(uint64_t) + sizeof(uint32_t) + 2 * sizeof(void*)) + sizeof(void*);
 };
 
 Store::Store(StoreOptions options) : options_(options) {
@@ -229,9 +226,9 @@ Store::Shard& Store::shard_for(uint64_t hash) {
 
 uint64_t Store::charge(const Entry& e) {
   // make_shared: the control block and the Entry in one allocation.
-  uint64_t bytes = allocation(sizeof(Entry) + 2 * sizeof(void*) + sizeof(long));
+  uint64_t bytes = allocation_bytes(sizeof(Entry) + 2 * sizeof(void*) + sizeof(long));
   bytes += heap_bytes(e.key) + heap_bytes(e.body) + heap_bytes(e.body_br) + heap_bytes(e.body_gzip);
-  bytes += allocation(e.vary.capacity() * sizeof(std::string));
+  bytes += allocation_bytes(e.vary.capacity() * sizeof(std::string));
   for (const std::string& v : e.vary) bytes += heap_bytes(v);
   bytes += e.headers.heap_bytes();
   return bytes + Shard::kOverhead;

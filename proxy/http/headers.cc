@@ -7,6 +7,8 @@
 #include <memory>
 #include <utility>
 
+#include "proxy/common/heap_size.h"
+
 namespace pforte::http {
 
 namespace {
@@ -51,11 +53,6 @@ void fold_ascii(char* p, size_t n) {
 
 // The first chunk of a head that grows field by field (a second one is twice as large).
 constexpr size_t kFirstChunk = 256;
-
-// Bytes an allocation of n costs (the allocator rounds up and keeps a small header).
-size_t allocation(size_t n) {
-  return n == 0 ? 0 : (n + 8 + 15) & ~size_t{15};
-}
 }  // namespace
 
 bool iequals_folded(std::string_view a, std::string_view b) {
@@ -132,11 +129,11 @@ void Headers::clear() {
 }
 
 size_t Headers::heap_bytes() const {
-  size_t bytes = allocation(fields_.capacity() * sizeof(Field));
+  size_t bytes = allocation_bytes(fields_.capacity() * sizeof(Field));
   const char* text = text_;
   size_t size = size_;
   for (size_t i = chunks_; i > 0; --i) {
-    bytes += allocation(size);
+    bytes += allocation_bytes(size);
     if (i == 1) break;
     Link link;
     std::memcpy(&link, text, sizeof link);
