@@ -509,34 +509,38 @@ void H1Session::send_head(module::Response&& head, const BodyInfo& body) {
   if (!has_date) w.put("date: ").put(http_date_now()).put("\r\n");
   response_chunked_ = false;
   response_head_only_ = head_request_ || status_has_no_body(head.status) || !body.has_body;
+  auto commit = [&] {
+    vec.iov_len = w.size();
+    evbuffer_commit_space(out, &vec, 1);
+  };
   if (head.status == 101) {
     w.put("connection: upgrade\r\n\r\n");
-  } else {
-    if (!status_has_no_body(head.status)) {
-      if (head_request_) {
-        if (body.content_length) w.put("content-length: ").put(*body.content_length).put("\r\n");
-      } else if (!body.has_body) {
-        w.put("content-length: 0\r\n");
-      } else if (body.content_length) {
-        w.put("content-length: ").put(*body.content_length).put("\r\n");
-      } else if (client_minor_ >= 1) {
-        w.put("transfer-encoding: chunked\r\n");
-        response_chunked_ = true;
-      } else {
-        keep_alive_ = false;  // close-delimited for HTTP/1.0 clients
-      }
-    }
-    if (!request_done_) keep_alive_ = false;  // answered before the body was read
-    if (worker_.draining()) keep_alive_ = false;
-    if (!keep_alive_) {
-      w.put("connection: close\r\n");
-    } else if (client_minor_ == 0) {
-      w.put("connection: keep-alive\r\n");
-    }
-    w.put("\r\n");
+    commit();
+    return;
   }
-  vec.iov_len = w.size();
-  evbuffer_commit_space(out, &vec, 1);
+  if (!status_has_no_body(head.status)) {
+    if (head_request_) {
+      if (body.content_length) w.put("content-length: ").put(*body.content_length).put("\r\n");
+    } else if (!body.has_body) {
+      w.put("content-length: 0\r\n");
+    } else if (body.content_length) {
+      w.put("content-length: ").put(*body.content_length).put("\r\n");
+    } else if (client_minor_ >= 1) {
+      w.put("transfer-encoding: chunked\r\n");
+      response_chunked_ = true;
+    } else {
+      keep_alive_ = false;  // close-delimited for HTTP/1.0 clients
+    }
+  }
+  if (!request_done_) keep_alive_ = false;  // answered before the body was read
+  if (worker_.draining()) keep_alive_ = false;
+  if (!keep_alive_) {
+    w.put("connection: close\r\n");
+  } else if (client_minor_ == 0) {
+    w.put("connection: keep-alive\r\n");
+  }
+  w.put("\r\n");
+  commit();
 }
 
 void H1Session::send_body(evbuffer* piece) {

@@ -37,37 +37,31 @@ HeadPeek peek_head(evbuffer* buf, size_t max_bytes) {
   size_t len = evbuffer_get_length(buf);
   if (len == 0) return out;
   size_t limit = std::min(len, max_bytes);
+  size_t end = 0;
   // Usually the first chain holds the whole head (or all there is): search it in place.
   // evbuffer_search_range() compares at every CR, a call per line.
   evbuffer_iovec first;
   if (evbuffer_peek(buf, -1, nullptr, &first, 1) >= 1 && first.iov_len >= limit) {
     std::string_view head(static_cast<const char*>(first.iov_base), limit);
-    size_t end = end_of_crlf_crlf(head);
+    end = end_of_crlf_crlf(head);
     // A bare LF somewhere in the head: let the strict parser see it and refuse it now.
     if (end == 0) end = end_of_lf_lf(head);
-    if (end == 0) {
-      out.too_large = len >= max_bytes;
-      return out;
+  } else {  // the same two searches across chains
+    evbuffer_ptr range_end;
+    evbuffer_ptr_set(buf, &range_end, limit, EVBUFFER_PTR_SET);
+    evbuffer_ptr pos = evbuffer_search_range(buf, "\r\n\r\n", 4, nullptr, &range_end);
+    if (pos.pos >= 0 && static_cast<size_t>(pos.pos) + 4 <= limit) {
+      end = pos.pos + 4;
+    } else {
+      evbuffer_ptr lf = evbuffer_search_range(buf, "\n\n", 2, nullptr, &range_end);
+      if (lf.pos >= 0 && static_cast<size_t>(lf.pos) + 2 <= limit) end = lf.pos + 2;
     }
-    out.bytes = head.substr(0, end);
-    out.found = true;
-    return out;
-  }
-  evbuffer_ptr range_end;
-  evbuffer_ptr_set(buf, &range_end, limit, EVBUFFER_PTR_SET);
-  evbuffer_ptr pos = evbuffer_search_range(buf, "\r\n\r\n", 4, nullptr, &range_end);
-  size_t end = 0;
-  if (pos.pos >= 0 && static_cast<size_t>(pos.pos) + 4 <= limit) {
-    end = pos.pos + 4;
-  } else {
-    // A bare LF somewhere in the head: let the strict parser see it and refuse it now.
-    evbuffer_ptr lf = evbuffer_search_range(buf, "\n\n", 2, nullptr, &range_end);
-    if (lf.pos >= 0 && static_cast<size_t>(lf.pos) + 2 <= limit) end = lf.pos + 2;
   }
   if (end == 0) {
     out.too_large = len >= max_bytes;
     return out;
   }
+  // A no-op for a head found in the first chain.
   unsigned char* p = evbuffer_pullup(buf, static_cast<ssize_t>(end));
   out.bytes = std::string_view(reinterpret_cast<const char*>(p), end);
   out.found = true;
