@@ -166,9 +166,9 @@ void H2Session::start() {
   // content-length and location.
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, kResponseHpackTable);
   nghttp2_session* session = nullptr;
-  frame_memory_.expect_frame_buffer(true);
-  nghttp2_session_server_new3(&session, cbs, this, opt, frame_memory_.mem());
-  frame_memory_.expect_frame_buffer(false);
+  memory_.expect_session_new(true);
+  nghttp2_session_server_new3(&session, cbs, this, opt, memory_.mem());
+  memory_.expect_session_new(false);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
   session_.reset(session);
@@ -282,7 +282,7 @@ void H2Session::trim() {
       output_pending() > 0) {
     return;
   }
-  frame_memory_.trim();
+  memory_.trim();
   if (peer_.tls) {
     if (SSL* ssl = bufferevent_openssl_get_ssl(bev_.get())) SSL_free_buffers(ssl);
   }

@@ -17,7 +17,7 @@
 #include "proxy/common/read_rest.h"
 #include "proxy/core/downstream.h"
 #include "proxy/core/exchange.h"
-#include "proxy/core/h2_frame_memory.h"
+#include "proxy/core/h2_session_memory.h"
 #include "proxy/core/worker_context.h"
 
 namespace pforte::core {
@@ -54,8 +54,9 @@ class H2Session final : public Session {
   static void on_flush_event(evutil_socket_t, short, void* self);
   void close();
   void arm_idle_timer();
-  /// Gives back what an idle connection need not hold: the frame buffer's pages
-  /// (H2FrameMemory) and OpenSSL's empty record buffers. Reallocated by the next use.
+  /// Gives back what an idle connection need not hold: the pages of nghttp2's frame buffer and
+  /// stream table (H2SessionMemory) and OpenSSL's empty record buffers. Reallocated by the next
+  /// use.
   void trim();
   Stream* stream(int32_t id);
   void dispatch(Stream& s);
@@ -95,7 +96,7 @@ class H2Session final : public Session {
   BuffereventPtr bev_;
   ReadRest read_rest_;  ///< h2c only; after bev_, so that it goes first
   PeerInfo peer_;
-  H2FrameMemory frame_memory_;  ///< before session_, which uses it until deleted
+  H2SessionMemory memory_;  ///< before session_, which uses it until deleted
   std::unique_ptr<nghttp2_session, SessionFree> session_;
   EventPtr timer_;
   EventPtr flush_event_;
