@@ -18,6 +18,8 @@
 # time is read from /proc/PID/stat before and after: microseconds of the proxy's CPU per hit,
 # whatever the client core could offer, with the proxies' rounds seconds apart (this VM's speed
 # drifts by tens of percent between minutes, which the per-run CPU shares do not cancel).
+# CPU_SPLIT=1 also samples these runs with perf record (cpu-clock) and splits that CPU per hit
+# into kernel, TLS, nghttp2, libc, allocator, libevent and own code (cpu_split.tsv, summary.md).
 # Memory: RSS and VmHWM of every proxy after the load; then, for pforte, a fresh process with
 # [cache] memory = FILL_MEMORY filled with FILL_FACTOR x that many bytes of distinct cacheable
 # objects (/static/<size>.bin?i=N, FILL_SIZES) must stay within memory + 32 MiB.
@@ -42,6 +44,8 @@ TESTS=${TESTS:-"h2tls-4k h2tls-64k h1-4k h1-64k"}
 RUNS=${RUNS:-3}
 CPU_ROUNDS=${CPU_ROUNDS:-5}         # interleaved rounds of the CPU-per-hit measurement (0 = skip)
 CPU_HITS=${CPU_HITS:-200000}        # hits per proxy and round
+CPU_SPLIT=${CPU_SPLIT:-0}           # 1 = perf record the CPU rounds: CPU per hit by library
+CPU_SPLIT_HZ=${CPU_SPLIT_HZ:-1999}  # perf's cpu-clock samples per second (CPU_SPLIT=1)
 H2_P99=${H2_P99:-1}                 # 1 = h2load --log-file, for the p99 of the h2 runs
 CACHE_MIB=${CACHE_MIB:-64}          # cache size of every proxy during the load
 FILL_MEMORY_MIB=${FILL_MEMORY_MIB:-64}  # pforte [cache] memory for the fill test (0 = skip it)
@@ -216,8 +220,11 @@ fill_probe() {      # fill_probe OBJECT_SIZE: fresh pforte, FILL_FACTOR x FILL_M
 start_watchdog
 cd "$ROOT" || exit 1
 
+SPLIT_TOOLS=()
+[ "$CPU_SPLIT" = 1 ] && SPLIT_TOOLS=(perf:linux-perf)
 install_missing nginx:nginx-light h2o:h2o haproxy:haproxy varnishd:varnish h2load:nghttp2-client wrk:wrk \
-    curl:curl openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build
+    curl:curl openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build \
+    "${SPLIT_TOOLS[@]}"
 check_setup
 
 build_release pforte pforte-origin pforte-cachesim
@@ -284,4 +291,7 @@ if [ "$SIM" = 1 ]; then
 fi
 
 write_summary "Cache benchmark" cachestats.py
+if [ "$CPU_SPLIT" = 1 ]; then
+    python3 "$BENCH/tools/cpusplit.py" "$RUN" | tee -a "$RUN/summary.md"
+fi
 log "done in $(elapsed) s; run dir kept: $RUN"

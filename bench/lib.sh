@@ -11,6 +11,8 @@
 #   proxy_bin NAME, proxy_index NAME (9 = unknown)
 # and optionally after_load NAME TEST RUN# RAW (called after each measured run, before parsing)
 # and serving_pid NAME (the process whose memory record_memory reads; default main_pid).
+# CPU_SPLIT=1 (default 0) also samples each cpu_rounds run with perf record (cpu-clock,
+# CPU_SPLIT_HZ per second) and splits its CPU per request by library into RUN/cpu_split.tsv.
 # Tests whose name starts with "h1" are wrk runs (with a WARM_S warm-up); the others h2load.
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,6 +41,7 @@ elapsed() { echo $(( $(date +%s) - T_START )); }
 
 STARTED=()
 LOADPID=""
+SPLIT_PERF=""       # perf record's PID while it samples a cpu_rounds run (CPU_SPLIT=1)
 WATCHDOG=""
 ORIGIN_PID=""
 ERRS_SEEN=""
@@ -77,6 +80,7 @@ cleanup() {
     local i
     trap - EXIT INT TERM
     [ -n "$LOADPID" ] && kill -TERM "$LOADPID" 2>/dev/null
+    [ -n "$SPLIT_PERF" ] && stop_pid "$SPLIT_PERF"
     for (( i=${#STARTED[@]}-1; i>=0; i-- )); do stop_pid "${STARTED[$i]}"; done
     [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
     [ -n "${RUN:-}" ] && log "run dir: $RUN"
@@ -118,13 +122,78 @@ tree_cpu_ticks() {
     echo $t
 }
 status_kib() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status" 2>/dev/null; }
+# CPU_SPLIT=1: perf record samples the proxy's processes (cpu-clock, CPU_SPLIT_HZ per second)
+# during each cpu_rounds run; the samples' shared objects split the run's us_per_req by component.
+SPLIT_COLS="proxy test round us_per_req kernel tls h2lib libc alloc event own other"
+split_start() {     # split_start PROXY FILE: perf record on PROXY's process tree -> SPLIT_PERF
+    local pids i
+    pids=$(tree_pids "${PID[$1]}" | paste -sd, -)
+    echo "# $1: perf record -p $pids -o $2" >>"$RUN/logs/perf-record.out"
+    # -N: no copies of the sampled binaries in ~/.debug; timeout: never outlives the run by long
+    timeout 180 taskset -c "$CLIENT_CPU" perf record -N -e cpu-clock -F "${CPU_SPLIT_HZ:-1999}" \
+        -p "$pids" -o "$2" >>"$RUN/logs/perf-record.out" 2>&1 &
+    SPLIT_PERF=$!
+    # perf writes the file's header once its events are open, then enables them
+    for i in $(seq 1 25); do
+        [ -s "$2" ] && break
+        kill -0 "$SPLIT_PERF" 2>/dev/null || break
+        sleep 0.2
+    done
+    sleep 0.2
+    kill -0 "$SPLIT_PERF" 2>/dev/null && return 0
+    wait "$SPLIT_PERF" 2>/dev/null; SPLIT_PERF=""
+    return 1
+}
+split_stop() {      # SIGINT to perf record (timeout passes it on); TERM/KILL if not gone in 30 s
+    local i
+    kill -INT "$SPLIT_PERF" 2>/dev/null
+    for i in $(seq 1 150); do kill -0 "$SPLIT_PERF" 2>/dev/null || break; sleep 0.2; done
+    stop_pid "$SPLIT_PERF"
+    SPLIT_PERF=""
+}
+split_line() {      # split_line FILE PROXY TEST ROUND US_PER_REQ: a line for RUN/cpu_split.tsv
+    perf report -i "$1" --no-children --sort dso -F sample,dso --stdio 2>/dev/null |
+    awk -v p="$2" -v t="$3" -v r="$4" -v us="$5" -v cols="$SPLIT_COLS" '
+        /^#/ || $1 !~ /^[0-9]+$/ || NF < 2 { next }
+        {
+            n = $1; d = $0
+            sub(/^[ \t]*[0-9]+[ \t]+/, "", d); sub(/[ \t]+$/, "", d)
+            if (d ~ /^\[(kernel\.[^]]*|vdso|vsyscall)\]$/) c = "kernel"
+            else if (d ~ /^lib(ssl|crypto)\.so/) c = "tls"
+            else if (d ~ /^libnghttp2\.so/) c = "h2lib"
+            else if (d ~ /^(libc|libm|libpthread|libdl|librt)[-.]|^ld-linux/) c = "libc"
+            else if (d ~ /^lib(tcmalloc|jemalloc|mimalloc)/) c = "alloc"
+            else if (d ~ /^libevent/) c = "event"
+            else if (d !~ /^(lib|\[)/) c = "own"      # the executable (or what it loads itself)
+            else c = "other"
+            s[c] += n; tot += n
+        }
+        END {
+            if (tot == 0) exit 1
+            printf "%s\t%s\t%s\t%.3f", p, t, r, us
+            k = split(cols, col, " ")
+            for (i = 5; i <= k; i++) printf "\t%.3f", us * s[col[i]] / tot
+            printf "\n"
+        }'
+}
+
 # cpu_rounds TESTS PROXY...: CPU_ROUNDS rounds in which every PROXY in turn (in an order that
 # rotates from round to round) runs the load the script's `cpu_load PROXY TEST` puts in LOAD (a
 # fixed number of requests, h2load -n); the proxy's CPU time per request goes to RUN/cpu.tsv.
-# Rounds seconds apart cancel the VM's drift.
+# Rounds seconds apart cancel the VM's drift. With CPU_SPLIT=1, perf record samples each run
+# (split_start .. split_stop) and split_line splits its us_per_req by component (cpu_split.tsv).
 cpu_rounds() {
-    local tests=$1 t r name raw s0 s1 ok; shift
+    local tests=$1 t r name raw s0 s1 ok split=0 pfile us line; shift
     printf 'proxy\ttest\tround\trequests\tus_per_req\n' >"$RUN/cpu.tsv"
+    if [ "${CPU_SPLIT:-0}" = 1 ]; then
+        if command -v perf >/dev/null 2>&1; then
+            split=1
+            tr ' ' '\t' <<<"$SPLIT_COLS" >"$RUN/cpu_split.tsv"
+            log "CPU_SPLIT=1: perf record -e cpu-clock -F ${CPU_SPLIT_HZ:-1999} samples every run"
+        else
+            log "CPU_SPLIT=1 but perf is not installed (Debian: linux-perf): no split by component"
+        fi
+    fi
     for t in $tests; do
         for r in $(seq 1 "$CPU_ROUNDS"); do
             # The order rotates from round to round, as in the timed runs: a machine that speeds
@@ -135,13 +204,32 @@ cpu_rounds() {
                 cpu_load "$name" "$t"
                 raw="$RUN/raw/$name.$t.cpu$r.txt"
                 echo "# ${LOAD[*]}" >"$raw"
+                pfile="$RUN/raw/$name.$t.cpu$r.perf"
+                if [ $split = 1 ] && ! split_start "$name" "$pfile"; then
+                    split=0
+                    log "perf record failed (perf_event_paranoid? see $RUN/logs/perf-record.out):" \
+                        "no split by component from now on: $(tail -1 "$RUN/logs/perf-record.out")"
+                fi
                 s0=$(tree_cpu_ticks "${PID[$name]}")
                 run_load 120 "$raw" "${LOAD[@]}"
                 s1=$(tree_cpu_ticks "${PID[$name]}")
+                [ -n "$SPLIT_PERF" ] && split_stop
                 ok=$(grep -o '[0-9]* succeeded' "$raw" | head -1 | awk '{print $1}')
                 awk -v n="$name" -v t="$t" -v r="$r" -v a="$s0" -v b="$s1" -v ok="${ok:-0}" -v hz="$(getconf CLK_TCK)" \
                     'BEGIN{printf "%s\t%s\t%s\t%d\t%.3f\n", n, t, r, ok, (ok>0)?(b-a)/hz*1e6/ok:0}' >>"$RUN/cpu.tsv"
                 log "  $name $t cpu round $r: ${ok:-0} requests, $(tail -1 "$RUN/cpu.tsv" | cut -f5) us of CPU per request"
+                if [ $split = 1 ]; then
+                    us=$(tail -1 "$RUN/cpu.tsv" | cut -f5)
+                    if line=$(split_line "$pfile" "$name" "$t" "$r" "$us"); then
+                        echo "$line" >>"$RUN/cpu_split.tsv"
+                        log "    $name $t split (us/req): $(awk -v c="$SPLIT_COLS" -v l="$line" \
+                            'BEGIN{n = split(c, a, " "); split(l, b, "\t")
+                                   for (i = 5; i <= n; i++) printf "%s=%s ", a[i], b[i]}')"
+                    else
+                        log "    $name $t: perf report found no samples in $pfile (no split line)"
+                    fi
+                fi
+                [ "${CPU_SPLIT:-0}" = 1 ] && rm -f "$pfile" "$pfile.old"   # (they are big)
             done
         done
     done

@@ -11,6 +11,8 @@
 #   h1:    wrk -t1 -c50 -d5s --latency http://127.0.0.1:PORT/static/app.css   (after a 1 s wrk warm-up)
 # Then CPU_ROUNDS (5) interleaved rounds: every proxy in turn gets CPU_REQUESTS (100,000) requests
 # per protocol (h2load -n; --h1 for HTTP/1.1) and its CPU time per request is recorded (cpu.tsv).
+# CPU_SPLIT=1 also samples these runs with perf record (cpu-clock) and splits that CPU per request
+# into kernel, TLS, nghttp2, libc, allocator, libevent and own code (cpu_split.tsv, summary.md).
 # Memory: a fresh process per proxy, RSS before/after IDLE_CONNS idle h2 TLS connections
 # (../shared/peers/tools/idle_conns.py, skipped if absent), sampled ~0.3 s and IDLE_SETTLE s after
 # the last connection got its response (an idle connection may shed buffers after a while; pforte
@@ -40,6 +42,8 @@ PORT_BASE=${PORT_BASE:-18300}       # origin PORT_BASE+80; proxy i: PORT_BASE+10
 MAX_TOTAL_S=${MAX_TOTAL_S:-900}
 CPU_ROUNDS=${CPU_ROUNDS:-5}         # interleaved rounds of CPU per proxied request (0 = skip)
 CPU_REQUESTS=${CPU_REQUESTS:-100000}  # requests per proxy, protocol and round
+CPU_SPLIT=${CPU_SPLIT:-0}           # 1 = perf record the CPU rounds: CPU per request by library
+CPU_SPLIT_HZ=${CPU_SPLIT_HZ:-1999}  # perf's cpu-clock samples per second (CPU_SPLIT=1)
 IDLE_TOOL=${IDLE_TOOL:-$ROOT/../shared/peers/tools/idle_conns.py}
 
 ORIGIN_PORT=$((PORT_BASE + 80))
@@ -150,8 +154,11 @@ start_watchdog
 cd "$ROOT" || exit 1
 
 # ---- install what is missing (never starting services)
+SPLIT_TOOLS=()
+[ "$CPU_SPLIT" = 1 ] && SPLIT_TOOLS=(perf:linux-perf)
 install_missing nginx:nginx-light h2o:h2o nghttpx:nghttp2-proxy h2load:nghttp2-client wrk:wrk curl:curl \
-    openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build
+    openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build \
+    "${SPLIT_TOOLS[@]}"
 check_setup
 
 # ---- build pforte and the origin (Release) into build-bench/
@@ -223,4 +230,7 @@ stop_pid "$ORIGIN_PID"
     done
 } >"$RUN/mem.tsv"
 write_summary "Pass-through benchmark" ptstats.py summarize
+if [ "$CPU_SPLIT" = 1 ]; then
+    python3 "$BENCH/tools/cpusplit.py" "$RUN" | tee -a "$RUN/summary.md"
+fi
 log "done in $(elapsed) s; run dir kept: $RUN"
