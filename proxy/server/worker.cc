@@ -38,7 +38,10 @@ Worker::Worker(size_t index, std::shared_ptr<const module::Generation> generatio
                SharedState& shared, std::vector<ListenerSpec> listeners)
     : index_(index), shared_(shared), pending_listeners_(std::move(listeners)) {
   event_config* cfg = event_config_new();
-  event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
+  // libevent's time cache stays on (no EVENT_BASE_FLAG_NO_CACHE_TIME): a timer added in a
+  // callback counts from when the loop turn began, so it may fire earlier by that turn's work
+  // (microseconds to milliseconds, against timeouts of seconds), and an HTTP/1.1 request costs
+  // five clock reads fewer (callgrind: 24,579 -> 24,313 instructions per proxied request).
   // epoll changes are applied once per loop turn, so an event enabled and disabled again within
   // one turn (the write event of a response that is then written directly) costs no epoll_ctl.
   // libevent's caveat, fds cloned with dup(), does not apply: sessions own their sockets.
