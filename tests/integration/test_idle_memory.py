@@ -33,8 +33,8 @@ REQUESTS_PER_CONNECTION = 10
 IDLE_H2C_KIB_LIMIT = 18.5
 # The same after two seconds of idleness, when every connection has trimmed (measured at 1,000
 # connections: 13.7-13.8 while only the frame buffer was given back; 9.8-9.9 since the empty
-# stream table is too).
-IDLE_H2C_TRIMMED_KIB_LIMIT = 11.5
+# stream table is too, alone on the machine, and 12.0 once beside the other tests of ctest -j2).
+IDLE_H2C_TRIMMED_KIB_LIMIT = 13.0
 # Connections opened at once for the trim test: one wave, so none has trimmed at the first sample.
 TRIM_CONNECTIONS = 100
 
