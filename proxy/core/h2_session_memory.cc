@@ -93,11 +93,15 @@ void* H2SessionMemory::do_calloc(size_t n, size_t size, void* self) {
 void* H2SessionMemory::do_realloc(void* ptr, size_t size, void* self) {
   auto* m = static_cast<H2SessionMemory*>(self);
   if (!ptr) return do_malloc(size, self);  // how nghttp2 allocates a buffer's memory
-  if (ptr != m->frame_.at) return std::realloc(ptr, size);
-  // The frame buffer resized (nghttp2 does not, today): it becomes an ordinary allocation.
+  const Block* block = ptr == m->frame_.at   ? &m->frame_
+                       : ptr == m->table_.at ? &m->table_
+                                             : nullptr;
+  if (!block) return std::realloc(ptr, size);
+  // A taken buffer resized (nghttp2 resizes neither, today): it becomes an ordinary allocation,
+  // and trim() no longer touches it.
   void* p = std::malloc(size);
   if (!p) return nullptr;
-  std::memcpy(p, ptr, size < m->frame_.bytes ? size : m->frame_.bytes);
+  std::memcpy(p, ptr, size < block->bytes ? size : block->bytes);
   do_free(ptr, self);
   return p;
 }
