@@ -220,11 +220,8 @@ fill_probe() {      # fill_probe OBJECT_SIZE: fresh pforte, FILL_FACTOR x FILL_M
 start_watchdog
 cd "$ROOT" || exit 1
 
-SPLIT_TOOLS=()
-[ "$CPU_SPLIT" = 1 ] && SPLIT_TOOLS=(perf:linux-perf)
 install_missing nginx:nginx-light h2o:h2o haproxy:haproxy varnishd:varnish h2load:nghttp2-client wrk:wrk \
-    curl:curl openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build \
-    "${SPLIT_TOOLS[@]}"
+    curl:curl openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build
 check_setup
 
 build_release pforte pforte-origin pforte-cachesim
@@ -291,7 +288,4 @@ if [ "$SIM" = 1 ]; then
 fi
 
 write_summary "Cache benchmark" cachestats.py
-if [ "$CPU_SPLIT" = 1 ]; then
-    python3 "$BENCH/tools/cpusplit.py" "$RUN" | tee -a "$RUN/summary.md"
-fi
 log "done in $(elapsed) s; run dir kept: $RUN"

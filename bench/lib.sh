@@ -248,6 +248,7 @@ main_pid() {        # serving process: most sockets; ties -> most CPU
 # ---------------------------------------------------------------- setup
 install_missing() { # install_missing CMD:PACKAGE... (as root, unless SKIP_INSTALL=1; never starts services)
     local missing=() c p
+    [ "${CPU_SPLIT:-0}" = 1 ] && set -- "$@" perf:linux-perf   # cpu_rounds samples with perf
     for c in "$@"; do command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("${c#*:}"); done
     [ ${#missing[@]} -gt 0 ] || return 0
     if [ "${SKIP_INSTALL:-0}" = 1 ] || [ "$(id -u)" != 0 ]; then
@@ -312,6 +313,7 @@ write_summary() {   # write_summary TITLE SCRIPT [ARGS]: RUN/summary.md from env
         echo
         python3 "$BENCH/tools/$script" "$@" "$RUN"
         echo "Error/warning lines in the proxies' error logs while they ran (shutdown messages excluded): ${ERRS_SEEN:-none}"
+        python3 "$BENCH/tools/cpusplit.py" "$RUN"   # nothing unless cpu_rounds split (CPU_SPLIT=1)
     } >"$RUN/summary.md"
     echo
     cat "$RUN/summary.md"

@@ -154,11 +154,8 @@ start_watchdog
 cd "$ROOT" || exit 1
 
 # ---- install what is missing (never starting services)
-SPLIT_TOOLS=()
-[ "$CPU_SPLIT" = 1 ] && SPLIT_TOOLS=(perf:linux-perf)
 install_missing nginx:nginx-light h2o:h2o nghttpx:nghttp2-proxy h2load:nghttp2-client wrk:wrk curl:curl \
-    openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build \
-    "${SPLIT_TOOLS[@]}"
+    openssl:openssl taskset:util-linux python3:python3 cmake:cmake ninja:ninja-build
 check_setup
 
 # ---- build pforte and the origin (Release) into build-bench/
@@ -230,7 +227,4 @@ stop_pid "$ORIGIN_PID"
     done
 } >"$RUN/mem.tsv"
 write_summary "Pass-through benchmark" ptstats.py summarize
-if [ "$CPU_SPLIT" = 1 ]; then
-    python3 "$BENCH/tools/cpusplit.py" "$RUN" | tee -a "$RUN/summary.md"
-fi
 log "done in $(elapsed) s; run dir kept: $RUN"
